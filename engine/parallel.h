@@ -1,0 +1,38 @@
+// Explicit threading: the CLI fixes the thread count once (Threads), kernels split rows with
+// parallel_for. No op starts threads of its own; BLAS is never called inside parallel_for.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+namespace ht {
+
+// Sets oneTBB's and OpenBLAS's thread counts for its lifetime (0 = every core).
+class Threads {
+ public:
+  explicit Threads(int n);
+  ~Threads();
+  int count() const { return n_; }
+
+ private:
+  int n_;
+  std::shared_ptr<void> control_;
+};
+
+int default_thread_count();
+void set_blas_threads(int n);
+
+// f(begin, end) over [0, n) in chunks of at least `grain` items; runs inline when n <= grain.
+template <class F> void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
+  if (n <= 0) return;
+  if (n <= grain) { f(std::int64_t(0), n); return; }
+  tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, grain),
+                    [&](const tbb::blocked_range<std::int64_t>& r) { f(r.begin(), r.end()); });
+}
+
+// Grain for elementwise loops: about 32 KiB of floats per task.
+constexpr std::int64_t kElementGrain = 8192;
+
+}  // namespace ht

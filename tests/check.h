@@ -1,0 +1,101 @@
+// Test helpers: check_close (max diff and first bad index, like llm.c's check_tensor) and
+// check_gradients (analytic vector-Jacobian products against central differences, in double).
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/rng.h"
+#include "engine/tape.h"
+
+namespace ht::test {
+
+// Passes when |a - e| <= atol + rtol * |e| everywhere. Prints up to ten mismatches.
+inline bool check_close(const std::string& label, const Tensor& actual, const Tensor& expected, double atol, double rtol) {
+  if (actual.shape() != expected.shape()) {
+    FAIL_CHECK(label << ": shape " << actual.shape().str() << " vs expected " << expected.shape().str());
+    return false;
+  }
+  double max_diff = 0;
+  i64 bad = 0, first_bad = -1;
+  for (i64 i = 0; i < actual.numel(); ++i) {
+    double a = actual.at(i), e = expected.at(i), d = std::fabs(a - e);
+    max_diff = std::max(max_diff, std::isnan(d) ? INFINITY : d);
+    if (!(d <= atol + rtol * std::fabs(e))) {
+      if (bad < 10) std::fprintf(stderr, "  %s[%lld]: %.10g vs expected %.10g\n", label.c_str(), (long long)i, a, e);
+      if (first_bad < 0) first_bad = i;
+      ++bad;
+    }
+  }
+  if (bad) FAIL_CHECK(label << ": " << bad << " of " << actual.numel() << " elements differ, max diff " << max_diff << ", first at " << first_bad);
+  return bad == 0;
+}
+
+inline Tensor random_tensor(const Shape& s, Rng& rng, double lo = -1, double hi = 1, DType dt = DType::F64) {
+  Tensor t = Tensor::empty(s, dt);
+  for (i64 i = 0; i < t.numel(); ++i) {
+    double v = rng.uniform(lo, hi);
+    if (dt == DType::F64) t.data<double>()[i] = v; else t.data<float>()[i] = float(v);
+  }
+  return t;
+}
+
+// fn builds an output (any shape) from vars made of `inputs` on a fresh tape. For every input
+// whose `wants_grad` is true, compares the gradient of sum(out * R) (R fixed, random) with
+// central differences of the same sum. Up to `max_checks` elements per input are sampled.
+struct GradCheck {
+  double eps = 1e-6;
+  double atol = 1e-7;
+  double rtol = 1e-5;
+  i64 max_checks = 200;
+};
+
+inline void check_gradients(const std::string& label, const std::function<Var(Tape&, const std::vector<Var>&)>& fn,
+                            std::vector<Tensor> inputs, std::vector<bool> wants_grad = {}, GradCheck opt = {}) {
+  if (wants_grad.empty()) wants_grad.assign(inputs.size(), true);
+  Rng rng(1234);
+  Tensor R;
+  auto eval = [&](bool record) {
+    Tape tape;
+    std::vector<Var> vars;
+    for (std::size_t k = 0; k < inputs.size(); ++k) vars.push_back(tape.input(inputs[k], record && wants_grad[k]));
+    Var out = fn(tape, vars);
+    if (!R) R = random_tensor(out.shape(), rng, -1, 1, out.dtype());
+    double s = 0;
+    for (i64 i = 0; i < out.value().numel(); ++i) s += out.value().at(i) * R.at(i);
+    std::vector<Tensor> grads;
+    if (record) {
+      tape.backward(out, R);
+      for (auto& v : vars) grads.push_back(tape.has_grad(v.id) ? v.grad().clone() : Tensor::zeros(v.shape(), v.dtype()));
+    }
+    return std::make_pair(s, grads);
+  };
+  auto analytic = eval(true).second;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (!wants_grad[k]) continue;
+    Tensor& x = inputs[k];
+    i64 n = x.numel();
+    i64 stride = n > opt.max_checks ? n / opt.max_checks + 1 : 1;
+    Tensor num = analytic[k].clone(), ana = analytic[k].clone();
+    i64 checked = 0;
+    for (i64 i = 0; i < n; i += stride, ++checked) {
+      double* p = x.data<double>() + i;
+      double orig = *p;
+      *p = orig + opt.eps;
+      double fp = eval(false).first;
+      *p = orig - opt.eps;
+      double fm = eval(false).first;
+      *p = orig;
+      num.data<double>()[checked] = (fp - fm) / (2 * opt.eps);
+      ana.data<double>()[checked] = analytic[k].data<double>()[i];
+    }
+    Tensor a = ana.view({n}).rows(0, checked), e = num.view({n}).rows(0, checked);
+    check_close(label + ": d/d input " + std::to_string(k), a, e, opt.atol, opt.rtol);
+  }
+}
+
+}  // namespace ht::test

@@ -1,0 +1,162 @@
+#include <doctest/doctest.h>
+
+#include "engine/ops/elementwise.h"
+#include "engine/ops/matmul.h"
+#include "engine/params.h"
+#include "tests/check.h"
+
+using namespace ht;
+using ht::test::check_gradients;
+
+TEST_CASE("a var used twice receives the sum of both gradients") {
+  Tape t;
+  Tensor xv = Tensor::full({3}, 2.0, DType::F64);
+  Var x = t.input(xv, true);
+  Var y = add(t, mul(t, x, x), x);  // y = x^2 + x, dy/dx = 2x + 1 = 5
+  t.backward(y, Tensor::full({3}, 1.0, DType::F64));
+  for (int i = 0; i < 3; ++i) CHECK(x.grad().at(i) == doctest::Approx(5.0));
+}
+
+TEST_CASE("no-grad records nothing and the previous mode comes back") {
+  Tape t;
+  Var x = t.input(Tensor::full({4}, 1.0), true);
+  {
+    Tape::NoGrad guard(t);
+    Var y = sigmoid(t, x);
+    Var z = mul(t, y, y);
+    (void)z;
+    CHECK(t.num_nodes() == 0);
+    CHECK_FALSE(z.needs_grad());
+  }
+  CHECK(t.grad_enabled());
+  Var w = sigmoid(t, x);
+  CHECK(t.num_nodes() == 1);
+  CHECK(w.needs_grad());
+}
+
+TEST_CASE("ops on constants are pruned while recording") {
+  Tape t;
+  Var a = t.input(Tensor::full({2, 2}, 1.0));
+  Var b = t.input(Tensor::full({2, 2}, 1.0));
+  Var c = matmul(t, a, b);
+  CHECK(t.num_nodes() == 0);
+  CHECK(c.value().at(0) == 2.0);
+}
+
+TEST_CASE("a second backward without reset is refused with a reason") {
+  Tape t;
+  Var x = t.input(Tensor::full({1}, 3.0), true);
+  Var y = mul(t, x, x);
+  t.backward(y);
+  CHECK(x.grad().at(0) == doctest::Approx(6.0));
+  CHECK_THROWS_WITH_AS(t.backward(y), doctest::Contains("called twice"), std::logic_error);
+  t.reset();
+  CHECK(t.num_vars() == 0);
+}
+
+TEST_CASE("backward needs a one-element loss") {
+  Tape t;
+  Var x = t.input(Tensor::full({2}, 3.0), true);
+  CHECK_THROWS_WITH_AS(t.backward(x), doctest::Contains("[2]"), std::invalid_argument);
+}
+
+TEST_CASE("the tape's arena stays flat across steps") {
+  Tape t;
+  Tensor xv = Tensor::full({64, 64}, 0.5);
+  std::size_t cap = 0;
+  for (int step = 0; step < 5; ++step) {
+    t.reset();
+    Var x = t.input(xv, true);
+    Var y = tanh(t, matmul(t, x, x));
+    for (int k = 0; k < 10; ++k) y = mul(t, y, x);
+    t.backward(y, Tensor::full({64, 64}, 1.0));
+    if (step == 1) cap = t.arena().capacity();
+    if (step > 1) CHECK(t.arena().capacity() == cap);
+  }
+}
+
+TEST_CASE("matmul gradients against central differences, every transpose, odd shapes") {
+  Rng rng(7);
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      i64 M = 3, K = 5, N = 7;
+      Shape as = ta ? Shape{K, M} : Shape{M, K};
+      Shape bs = tb ? Shape{N, K} : Shape{K, N};
+      check_gradients("matmul ta=" + std::to_string(ta) + " tb=" + std::to_string(tb),
+                      [&](Tape& t, const std::vector<Var>& v) { return matmul(t, v[0], v[1], ta, tb); },
+                      {test::random_tensor(as, rng), test::random_tensor(bs, rng)});
+    }
+  check_gradients("batched matmul", [](Tape& t, const std::vector<Var>& v) { return matmul(t, v[0], v[1], false, true); },
+                  {test::random_tensor({2, 3, 4}, rng), test::random_tensor({2, 5, 4}, rng)});
+  check_gradients("batched matmul, shared B", [](Tape& t, const std::vector<Var>& v) { return matmul(t, v[0], v[1]); },
+                  {test::random_tensor({3, 2, 4}, rng), test::random_tensor({4, 5}, rng)});
+}
+
+TEST_CASE("matmul names both shapes when they do not fit") {
+  Tape t;
+  Var a = t.input(Tensor::zeros({2, 3}));
+  Var b = t.input(Tensor::zeros({4, 5}));
+  CHECK_THROWS_WITH_AS(matmul(t, a, b), doctest::Contains("[2, 3]"), std::invalid_argument);
+}
+
+TEST_CASE("elementwise gradients against central differences") {
+  Rng rng(3);
+  Shape s{5, 7};
+  auto binop = [&](const char* name, Var (*f)(Tape&, const Var&, const Var&)) {
+    check_gradients(std::string(name) + " same", [f](Tape& t, const std::vector<Var>& v) { return f(t, v[0], v[1]); },
+                    {test::random_tensor(s, rng), test::random_tensor(s, rng)});
+    check_gradients(std::string(name) + " row", [f](Tape& t, const std::vector<Var>& v) { return f(t, v[0], v[1]); },
+                    {test::random_tensor(s, rng), test::random_tensor({7}, rng)});
+    check_gradients(std::string(name) + " scalar", [f](Tape& t, const std::vector<Var>& v) { return f(t, v[0], v[1]); },
+                    {test::random_tensor(s, rng), test::random_tensor({1}, rng)});
+  };
+  binop("add", add);
+  binop("sub", sub);
+  binop("mul", mul);
+  check_gradients("bias_add", [](Tape& t, const std::vector<Var>& v) { return bias_add(t, v[0], v[1]); },
+                  {test::random_tensor({3, 2, 5}, rng), test::random_tensor({5}, rng)});
+  check_gradients("scale", [](Tape& t, const std::vector<Var>& v) { return scale(t, v[0], -2.5); }, {test::random_tensor(s, rng)});
+  check_gradients("add_scalar", [](Tape& t, const std::vector<Var>& v) { return add_scalar(t, v[0], 0.5); }, {test::random_tensor(s, rng)});
+  check_gradients("sigmoid", [](Tape& t, const std::vector<Var>& v) { return sigmoid(t, v[0]); }, {test::random_tensor(s, rng, -4, 4)});
+  check_gradients("tanh", [](Tape& t, const std::vector<Var>& v) { return tanh(t, v[0]); }, {test::random_tensor(s, rng, -3, 3)});
+  check_gradients("exp", [](Tape& t, const std::vector<Var>& v) { return exp(t, v[0]); }, {test::random_tensor(s, rng, -2, 2)});
+  check_gradients("log", [](Tape& t, const std::vector<Var>& v) { return log(t, v[0]); }, {test::random_tensor(s, rng, 0.2, 3)});
+  // relu: keep inputs away from the kink at 0
+  Tensor x = test::random_tensor(s, rng, 0.1, 1);
+  for (i64 i = 0; i < x.numel(); i += 2) x.data<double>()[i] *= -1;
+  check_gradients("relu", [](Tape& t, const std::vector<Var>& v) { return relu(t, v[0]); }, {x});
+}
+
+TEST_CASE("broadcast errors name both shapes") {
+  Tape t;
+  Var a = t.input(Tensor::zeros({2, 3}));
+  Var b = t.input(Tensor::zeros({2}));
+  CHECK_THROWS_WITH_AS(add(t, a, b), doctest::Contains("[2, 3]"), std::invalid_argument);
+}
+
+TEST_CASE("ParamStore: names unique, views aligned, counts exclude padding") {
+  ParamStore ps;
+  int a = ps.add("fc.weight", {3, 5}, Init::constant(0.5));
+  int b = ps.add("fc.bias", {5}, Init::zeros());
+  CHECK_THROWS_WITH(ps.add("fc.bias", {2}, Init::zeros()), doctest::Contains("already defined"));
+  Rng rng(1);
+  ps.finalize(rng);
+  CHECK(ps.count() == 20);
+  CHECK(ps.count("fc.w") == 15);
+  CHECK(reinterpret_cast<std::uintptr_t>(ps.value(b).raw()) % 64 == 0);
+  CHECK(ps.value(a).at(14) == 0.5f);
+  CHECK(ps.index("fc.bias") == b);
+  CHECK_THROWS_WITH(ps.index("fc.nope"), doctest::Contains("fc.nope"));
+}
+
+TEST_CASE("orthogonal init gives orthonormal rows") {
+  Tensor w = Tensor::empty({4, 9}, DType::F64);
+  Rng rng(5);
+  apply_init(Init::orthogonal(), w, rng);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      double d = 0;
+      for (int k = 0; k < 9; ++k) d += w.at(i * 9 + k) * w.at(j * 9 + k);
+      CHECK(d == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-9));
+    }
+}
