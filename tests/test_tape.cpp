@@ -160,3 +160,17 @@ TEST_CASE("orthogonal init gives orthonormal rows") {
       CHECK(d == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-9));
     }
 }
+
+TEST_CASE("the gradient check catches a wrong backward") {
+  // square with a backward that forgets the factor 2
+  auto wrong_square = [](Tape& t, const std::vector<Var>& v) {
+    Var x = v[0];
+    Tensor X = x.value(), Y = t.alloc(X.shape(), X.dtype());
+    for (i64 i = 0; i < X.numel(); ++i) Y.data<double>()[i] = X.at(i) * X.at(i);
+    return t.record("wrong_square", Y, {x}, [x, X](const Tensor& dout) {
+      for (i64 i = 0; i < X.numel(); ++i) x.grad().data<double>()[i] += dout.at(i) * X.at(i);
+    });
+  };
+  Rng rng(9);
+  CHECK(test::gradient_mismatches("deliberately wrong", wrong_square, {test::random_tensor({4}, rng, 0.5, 1)}) == 4);
+}
