@@ -1,0 +1,235 @@
+#include "engine/ops/conv.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "engine/blas.h"
+#include "engine/parallel.h"
+
+namespace ht {
+
+namespace {
+
+struct ConvGeom {
+  i64 N, C, H, W, O, kh, kw, Ho, Wo, stride, pad_top, pad_left;
+  i64 K() const { return C * kh * kw; }  // rows of the column matrix
+  i64 HW() const { return H * W; }
+  i64 HoWo() const { return Ho * Wo; }
+};
+
+// One spatial axis: output extent and leading pad.
+void conv_axis(Padding pad, i64 in, i64 k, i64 s, i64& out, i64& lead) {
+  if (pad == Padding::Valid) {
+    out = (in - k) / s + 1;
+    lead = 0;
+  } else {
+    out = (in + s - 1) / s;
+    lead = std::max<i64>((out - 1) * s + k - in, 0) / 2;
+  }
+}
+
+ConvGeom conv_geometry(const Shape& xs, const Shape& ws, int stride, Padding pad) {
+  const char* op = "conv2d";
+  if (xs.nd != 4) shape_error(op, "x must be [N, C, H, W], got " + xs.str());
+  if (ws.nd != 4) shape_error(op, "w must be [O, C, kh, kw], got " + ws.str());
+  if (xs[1] != ws[1])
+    shape_error(op, "channels differ: x " + xs.str() + " has C=" + std::to_string(xs[1]) + ", w " + ws.str() +
+                        " expects C=" + std::to_string(ws[1]));
+  if (stride < 1) shape_error(op, "stride must be >= 1, got " + std::to_string(stride));
+  if (xs[2] < 1 || xs[3] < 1 || ws[0] < 1 || ws[2] < 1 || ws[3] < 1 || xs[1] < 1)
+    shape_error(op, "empty spatial, channel or kernel extent: x " + xs.str() + ", w " + ws.str());
+  if (pad == Padding::Valid && (xs[2] < ws[2] || xs[3] < ws[3]))
+    shape_error(op, "VALID padding needs the input at least as large as the kernel: x " + xs.str() + ", w " + ws.str());
+  ConvGeom g{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], 0, 0, stride, 0, 0};
+  conv_axis(pad, g.H, g.kh, stride, g.Ho, g.pad_top);
+  conv_axis(pad, g.W, g.kw, stride, g.Wo, g.pad_left);
+  return g;
+}
+
+// col [K, nimg*Ho*Wo] from x [nimg, C, H, W]: row r = (c*kh + i)*kw + j, column n*Ho*Wo + oy*Wo + ox
+// holds x[n, c, oy*s - pad_top + i, ox*s - pad_left + j], 0 outside.
+template <class T> void im2col(T* col, const T* x, i64 nimg, const ConvGeom& g) {
+  i64 P = nimg * g.HoWo();
+  parallel_for(g.K(), std::max<i64>(1, kElementGrain / std::max<i64>(P, 1)), [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; ++r) {
+      i64 j = r % g.kw, i = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
+      for (i64 n = 0; n < nimg; ++n) {
+        const T* src = x + (n * g.C + c) * g.HW();
+        T* dst = col + r * P + n * g.HoWo();
+        for (i64 oy = 0; oy < g.Ho; ++oy, dst += g.Wo) {
+          i64 iy = oy * g.stride - g.pad_top + i;
+          if (iy < 0 || iy >= g.H) { std::fill(dst, dst + g.Wo, T(0)); continue; }
+          const T* row = src + iy * g.W;
+          for (i64 ox = 0; ox < g.Wo; ++ox) {
+            i64 ix = ox * g.stride - g.pad_left + j;
+            dst[ox] = (ix >= 0 && ix < g.W) ? row[ix] : T(0);
+          }
+        }
+      }
+    }
+  });
+}
+
+// dx [nimg, C, H, W] += im2col^T(dcol): the adjoint of im2col. One task per (n, c) plane, so
+// each plane is summed in a fixed order.
+template <class T> void col2im_add(T* dx, const T* dcol, i64 nimg, const ConvGeom& g) {
+  i64 P = nimg * g.HoWo();
+  i64 per_plane = g.kh * g.kw * g.HoWo();
+  parallel_for(nimg * g.C, std::max<i64>(1, kElementGrain / std::max<i64>(per_plane, 1)), [&](i64 p0, i64 p1) {
+    for (i64 p = p0; p < p1; ++p) {
+      i64 n = p / g.C, c = p % g.C;
+      T* plane = dx + p * g.HW();
+      for (i64 i = 0; i < g.kh; ++i)
+        for (i64 j = 0; j < g.kw; ++j) {
+          const T* src = dcol + ((c * g.kh + i) * g.kw + j) * P + n * g.HoWo();
+          for (i64 oy = 0; oy < g.Ho; ++oy, src += g.Wo) {
+            i64 iy = oy * g.stride - g.pad_top + i;
+            if (iy < 0 || iy >= g.H) continue;
+            T* row = plane + iy * g.W;
+            for (i64 ox = 0; ox < g.Wo; ++ox) {
+              i64 ix = ox * g.stride - g.pad_left + j;
+              if (ix >= 0 && ix < g.W) row[ix] += src[ox];
+            }
+          }
+        }
+    }
+  });
+}
+
+// y [nimg, O, HoWo] <- cols [O, nimg*HoWo] (to_nchw) or the reverse.
+template <class T> void reorder_cols(T* nchw, T* cols, i64 nimg, i64 O, i64 HoWo, bool to_nchw) {
+  parallel_for(nimg * O, std::max<i64>(1, kElementGrain / std::max<i64>(HoWo, 1)), [&](i64 p0, i64 p1) {
+    for (i64 p = p0; p < p1; ++p) {
+      i64 n = p / O, o = p % O;
+      T* a = nchw + p * HoWo;
+      T* b = cols + (o * nimg + n) * HoWo;
+      if (to_nchw) std::memcpy(a, b, sizeof(T) * HoWo);
+      else std::memcpy(b, a, sizeof(T) * HoWo);
+    }
+  });
+}
+
+// Images per chunk so that the column buffer stays within `budget` bytes.
+i64 images_per_chunk(const ConvGeom& g, DType dt, std::size_t budget) {
+  std::size_t per_image = std::size_t(g.K() * g.HoWo()) * dtype_size(dt);
+  i64 n = per_image ? i64(budget / per_image) : g.N;
+  return std::clamp<i64>(n, 1, std::max<i64>(g.N, 1));
+}
+
+}  // namespace
+
+Var conv2d(Tape& t, const Var& x, const Var& w, int stride, Padding pad, std::size_t chunk_bytes) {
+  check_same_dtype("conv2d", x, w);
+  Tensor X = x.value(), Wt = w.value();
+  ConvGeom g = conv_geometry(X.shape(), Wt.shape(), stride, pad);
+  DType dt = X.dtype();
+  Tensor Y = t.alloc({g.N, g.O, g.Ho, g.Wo}, dt);
+  i64 chunk = images_per_chunk(g, dt, chunk_bytes);
+  i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
+  // Saved: x and w (aliases), plus the columns when one chunk holds the whole batch.
+  Tensor col_saved;
+  dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    if (g.N == 0) return;
+    Tensor col = t.alloc({K, chunk * HoWo}, dt);
+    Tensor ycols = chunk > 1 ? t.alloc({O, chunk * HoWo}, dt) : Tensor();
+    const T* wv = Wt.data<T>();
+    for (i64 n0 = 0; n0 < g.N; n0 += chunk) {
+      i64 nb = std::min(chunk, g.N - n0);
+      im2col<T>(col.data<T>(), X.data<T>() + n0 * g.C * g.HW(), nb, g);
+      T* y = Y.data<T>() + n0 * O * HoWo;
+      // y_cols [O, nb*HoWo] = W [O, K] @ col [K, nb*HoWo]; for one image that is already NCHW.
+      if (nb == 1) {
+        gemm_dense<T>(false, false, O, HoWo, K, T(1), wv, col.data<T>(), T(0), y);
+      } else {
+        gemm_dense<T>(false, false, O, nb * HoWo, K, T(1), wv, col.data<T>(), T(0), ycols.data<T>());
+        reorder_cols<T>(y, ycols.data<T>(), nb, O, HoWo, true);
+      }
+    }
+    if (chunk >= g.N) col_saved = col;
+  });
+  return t.record("conv2d", Y, {x, w}, [x, w, g, chunk, X, Wt, col_saved](const Tensor& dY) {
+    dispatch_float(X.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
+      bool need_x = x.needs_grad(), need_w = w.needs_grad();
+      T* dx = need_x ? x.grad().template data<T>() : nullptr;
+      T* dw = need_w ? w.grad().template data<T>() : nullptr;
+      std::vector<T> col_buf(need_w && !col_saved ? K * chunk * HoWo : 0);
+      std::vector<T> dcol(need_x ? K * chunk * HoWo : 0);
+      std::vector<T> dycols(chunk > 1 ? O * chunk * HoWo : 0);
+      const T* wv = Wt.data<T>();
+      for (i64 n0 = 0; n0 < g.N; n0 += chunk) {
+        i64 nb = std::min(chunk, g.N - n0);
+        T* dy = dY.data<T>() + n0 * O * HoWo;
+        const T* dyc = dy;
+        if (nb > 1) {
+          reorder_cols<T>(dy, dycols.data(), nb, O, HoWo, false);
+          dyc = dycols.data();
+        }
+        if (need_w) {
+          const T* col = col_saved ? col_saved.data<T>() : col_buf.data();
+          if (!col_saved) im2col<T>(col_buf.data(), X.data<T>() + n0 * g.C * g.HW(), nb, g);
+          gemm_dense<T>(false, true, O, K, nb * HoWo, T(1), dyc, col, T(1), dw);  // dW [O,K] += dY_cols col^T
+        }
+        if (need_x) {
+          gemm_dense<T>(true, false, K, nb * HoWo, O, T(1), wv, dyc, T(0), dcol.data());  // dcol [K,P] = W^T dY_cols
+          col2im_add<T>(dx + n0 * g.C * g.HW(), dcol.data(), nb, g);
+        }
+      }
+    });
+  });
+}
+
+Var max_pool2x2(Tape& t, const Var& x) {
+  const Shape& s = x.shape();
+  if (s.nd != 4) shape_error("max_pool2x2", "x must be [N, C, H, W], got " + s.str());
+  if (s[2] < 2 || s[3] < 2) shape_error("max_pool2x2", "x " + s.str() + " is smaller than the 2x2 window");
+  if (s[2] * s[3] > std::numeric_limits<std::int32_t>::max())
+    shape_error("max_pool2x2", "plane of x " + s.str() + " too large for int32 indices");
+  i64 planes = s[0] * s[1], H = s[2], W = s[3], Ho = H / 2, Wo = W / 2;
+  Tensor X = x.value();
+  Tensor Y = t.alloc({s[0], s[1], Ho, Wo}, X.dtype());
+  // Saved: argmax [N, C, Ho, Wo], the index y*W + x of the max within its input plane.
+  Tensor arg = t.alloc(Y.shape(), DType::I32);
+  dispatch_float(X.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xv = X.data<T>();
+    T* yv = Y.data<T>();
+    std::int32_t* av = arg.data<std::int32_t>();
+    parallel_for(planes, std::max<i64>(1, kElementGrain / (H * W)), [&](i64 p0, i64 p1) {
+      for (i64 p = p0; p < p1; ++p) {
+        const T* xp = xv + p * H * W;
+        for (i64 oy = 0; oy < Ho; ++oy)
+          for (i64 ox = 0; ox < Wo; ++ox) {
+            i64 best = 2 * oy * W + 2 * ox;
+            const i64 cand[3] = {best + 1, best + W, best + W + 1};
+            for (i64 k : cand)
+              if (xp[k] > xp[best]) best = k;
+            i64 o = (p * Ho + oy) * Wo + ox;
+            yv[o] = xp[best];
+            av[o] = std::int32_t(best);
+          }
+      }
+    });
+  });
+  return t.record("max_pool2x2", Y, {x}, [x, arg, planes, H, W, Ho, Wo](const Tensor& dY) {
+    dispatch_float(dY.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if (!x.needs_grad()) return;
+      const T* g = dY.data<T>();
+      const std::int32_t* av = arg.data<std::int32_t>();
+      T* dx = x.grad().template data<T>();
+      // dx[plane, argmax] += dy; windows do not overlap, one task per plane.
+      parallel_for(planes, std::max<i64>(1, kElementGrain / (Ho * Wo + 1)), [&](i64 p0, i64 p1) {
+        for (i64 p = p0; p < p1; ++p)
+          for (i64 o = p * Ho * Wo; o < (p + 1) * Ho * Wo; ++o) dx[p * H * W + av[o]] += g[o];
+      });
+    });
+  });
+}
+
+}  // namespace ht
