@@ -1,0 +1,391 @@
+#include "engine/checkpoint.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace ht {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kMagic[8] = {'H', 'T', 'C', 'K', 'P', 'T', '0', '1'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kPreamble = 24;  // magic 8 + version 4 + header length 8 + header crc 4
+constexpr const char* kFormat = "hypertrain-checkpoint";
+
+std::uint32_t crc_update(std::uint32_t crc, const void* data, std::size_t n) {
+  auto* p = static_cast<const Bytef*>(data);
+  while (n) {
+    uInt k = uInt(std::min<std::size_t>(n, std::size_t(1) << 30));
+    crc = std::uint32_t(::crc32(crc, p, k));
+    p += k;
+    n -= k;
+  }
+  return crc;
+}
+
+void put_le(unsigned char* out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out[i] = (unsigned char)(v >> (8 * i));
+}
+
+std::uint64_t get_le(const unsigned char* in, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= std::uint64_t(in[i]) << (8 * i);
+  return v;
+}
+
+std::string errno_text(int e) { return e ? std::strerror(e) : "unknown error"; }
+
+std::string hex32(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+const unsigned char kZeros[64] = {};
+
+// Owns a FILE*; closes it on scope exit if still open.
+struct File {
+  std::FILE* f = nullptr;
+  ~File() {
+    if (f) std::fclose(f);
+  }
+};
+
+bool parse_dtype(const std::string& s, DType& dt) {
+  for (DType d : {DType::F32, DType::F64, DType::I32})
+    if (s == dtype_name(d)) {
+      dt = d;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace
+
+// ---- save ---------------------------------------------------------------------------------
+
+void save_checkpoint(const std::string& path, const NamedTensors& tensors, const json& meta) {
+  auto fail = [&](const std::string& why) { return std::runtime_error("cannot write checkpoint '" + path + "': " + why); };
+
+  std::set<std::string> seen;
+  json entries = json::array();
+  std::uint64_t pos = 0;
+  std::uint32_t data_crc = 0;
+  for (auto& [name, t] : tensors) {
+    if (name.empty()) throw std::invalid_argument("checkpoint '" + path + "': a tensor has an empty name");
+    if (!seen.insert(name).second) throw std::invalid_argument("checkpoint '" + path + "': tensor '" + name + "' appears twice");
+    if (!t.raw() && t.numel() != 0) throw std::invalid_argument("checkpoint '" + path + "': tensor '" + name + "' has no data");
+    std::uint64_t off = round_up64(pos);
+    data_crc = crc_update(data_crc, kZeros, off - pos);
+    if (t.nbytes()) data_crc = crc_update(data_crc, t.raw(), t.nbytes());
+    json shape = json::array();
+    for (int d = 0; d < t.ndim(); ++d) shape.push_back(t.dim(d));
+    entries.push_back({{"name", name}, {"dtype", dtype_name(t.dtype())}, {"shape", shape}, {"offset", off}, {"nbytes", t.nbytes()}});
+    pos = off + t.nbytes();
+  }
+  const std::uint64_t data_bytes = pos;
+
+  json header = {{"format", kFormat}, {"meta", meta}, {"tensors", entries}, {"data_bytes", data_bytes}, {"data_crc32", data_crc}};
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {
+    throw fail(std::string("meta cannot be written as JSON: ") + e.what());
+  }
+  text.append(round_up64(kPreamble + text.size()) - kPreamble - text.size(), ' ');
+
+  unsigned char pre[kPreamble];
+  std::memcpy(pre, kMagic, 8);
+  put_le(pre + 8, kVersion, 4);
+  put_le(pre + 12, text.size(), 8);
+  put_le(pre + 20, crc_update(0, text.data(), text.size()), 4);
+
+  const std::string tmp = path + ".tmp";
+  File file;
+  file.f = std::fopen(tmp.c_str(), "wb");
+  if (!file.f) throw fail("cannot open '" + tmp + "': " + errno_text(errno));
+  auto failed = [&](const std::string& why) {
+    std::fclose(file.f);
+    file.f = nullptr;
+    std::remove(tmp.c_str());
+    return fail(why);
+  };
+  auto write = [&](const void* p, std::size_t n) {
+    if (n && std::fwrite(p, 1, n, file.f) != n) throw failed("short write to '" + tmp + "': " + errno_text(errno));
+  };
+  write(pre, kPreamble);
+  write(text.data(), text.size());
+  pos = 0;
+  for (auto& [name, t] : tensors) {
+    std::uint64_t off = round_up64(pos);
+    write(kZeros, off - pos);
+    write(t.raw(), t.nbytes());
+    pos = off + t.nbytes();
+  }
+  if (std::fflush(file.f) != 0) throw failed("flush of '" + tmp + "' failed: " + errno_text(errno));
+  if (::fsync(fileno(file.f)) != 0) throw failed("fsync of '" + tmp + "' failed: " + errno_text(errno));
+  int rc = std::fclose(file.f);
+  file.f = nullptr;
+  if (rc != 0) {
+    int e = errno;
+    std::remove(tmp.c_str());
+    throw fail("close of '" + tmp + "' failed: " + errno_text(e));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    std::remove(tmp.c_str());
+    throw fail("rename of '" + tmp + "' failed: " + errno_text(e));
+  }
+  // Make the rename itself durable.
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// ---- load ---------------------------------------------------------------------------------
+
+namespace {
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t offset, nbytes;
+};
+
+// Validates one header entry against the blob size. `bad` builds the error.
+template <class Bad> Entry parse_entry(const json& e, std::uint64_t data_bytes, std::size_t index, Bad&& bad) {
+  std::string where = "tensor entry " + std::to_string(index);
+  if (!e.is_object()) throw bad(where + " is not an object");
+  for (const char* k : {"name", "dtype", "shape", "offset", "nbytes"})
+    if (!e.contains(k)) throw bad(where + " has no '" + k + "'");
+  if (!e["name"].is_string() || e["name"].get<std::string>().empty()) throw bad(where + " has no valid name");
+  Entry out;
+  out.name = e["name"].get<std::string>();
+  where = "tensor '" + out.name + "'";
+  if (!e["dtype"].is_string() || !parse_dtype(e["dtype"].get<std::string>(), out.dtype))
+    throw bad(where + " has an unknown dtype " + e["dtype"].dump());
+  const json& sh = e["shape"];
+  if (!sh.is_array() || sh.size() > std::size_t(Shape::kMaxDims)) throw bad(where + " has an invalid shape " + sh.dump());
+  std::uint64_t numel = 1;
+  bool overflow = false;
+  for (const json& d : sh) {
+    if (!d.is_number_integer() || d.get<i64>() < 0) throw bad(where + " has an invalid shape " + sh.dump());
+    i64 v = d.get<i64>();
+    out.shape.d[out.shape.nd++] = v;
+    overflow |= __builtin_mul_overflow(numel, std::uint64_t(v), &numel);
+  }
+  if (!e["offset"].is_number_unsigned() || !e["nbytes"].is_number_unsigned())
+    throw bad(where + " has an invalid offset or nbytes");
+  out.offset = e["offset"].get<std::uint64_t>();
+  out.nbytes = e["nbytes"].get<std::uint64_t>();
+  std::uint64_t expect = 0;
+  overflow |= __builtin_mul_overflow(numel, std::uint64_t(dtype_size(out.dtype)), &expect);
+  if (overflow || expect != out.nbytes)
+    throw bad(where + ": shape " + out.shape.str() + " " + dtype_name(out.dtype) + " does not match nbytes " + std::to_string(out.nbytes));
+  if (out.offset % 64 != 0) throw bad(where + ": offset " + std::to_string(out.offset) + " is not 64-byte aligned");
+  if (out.offset > data_bytes || out.nbytes > data_bytes - out.offset)
+    throw bad(where + ": bytes [" + std::to_string(out.offset) + ", " + std::to_string(out.offset + out.nbytes) +
+              ") lie outside the data blob of " + std::to_string(data_bytes) + " bytes");
+  return out;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+  auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + path + "': " + why); };
+  File file;
+  file.f = std::fopen(path.c_str(), "rb");
+  if (!file.f) throw std::runtime_error("cannot open checkpoint '" + path + "': " + errno_text(errno));
+  struct stat st;
+  if (::fstat(fileno(file.f), &st) != 0) throw bad("cannot stat: " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) throw bad("not a regular file");
+  const std::uint64_t size = std::uint64_t(st.st_size);
+
+  auto read = [&](void* p, std::size_t n, const char* what) {
+    if (n && std::fread(p, 1, n, file.f) != n) {
+      if (std::ferror(file.f)) throw bad(std::string("read error in the ") + what + ": " + errno_text(errno));
+      throw bad(std::string("truncated while reading the ") + what);
+    }
+  };
+
+  unsigned char pre[kPreamble] = {};
+  std::size_t got = std::fread(pre, 1, kPreamble, file.f);
+  if (got < 8 || std::memcmp(pre, kMagic, 8) != 0) throw bad("not a hypertrain checkpoint (bad magic)");
+  if (got < kPreamble)
+    throw bad("truncated: expected at least " + std::to_string(kPreamble) + " bytes, found " + std::to_string(size));
+  std::uint32_t version = std::uint32_t(get_le(pre + 8, 4));
+  if (version != kVersion)
+    throw bad("unsupported version " + std::to_string(version) + " (this build reads version " + std::to_string(kVersion) + ")");
+  std::uint64_t header_len = get_le(pre + 12, 8);
+  std::uint32_t header_crc = std::uint32_t(get_le(pre + 20, 4));
+  if (header_len > size - kPreamble)
+    throw bad("truncated: expected at least " + std::to_string(kPreamble + header_len) + " bytes (header), found " +
+              std::to_string(size));
+
+  std::string text(std::size_t(header_len), '\0');
+  read(text.data(), text.size(), "header");
+  std::uint32_t crc = crc_update(0, text.data(), text.size());
+  if (crc != header_crc)
+    throw bad("header checksum mismatch (stored " + hex32(header_crc) + ", computed " + hex32(crc) + "): the file is corrupt");
+
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {
+    throw bad(std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object() || !header.contains("format") || header["format"] != kFormat)
+    throw bad("not a hypertrain checkpoint (header format is not '" + std::string(kFormat) + "')");
+  for (const char* k : {"data_bytes", "data_crc32"})
+    if (!header.contains(k) || !header[k].is_number_unsigned()) throw bad(std::string("header has no valid '") + k + "'");
+  if (!header.contains("tensors") || !header["tensors"].is_array()) throw bad("header has no 'tensors' array");
+  const std::uint64_t data_bytes = header["data_bytes"].get<std::uint64_t>();
+  const std::uint32_t data_crc = header["data_crc32"].get<std::uint32_t>();
+
+  const std::uint64_t data_start = kPreamble + header_len;
+  if (data_bytes > size - data_start)
+    throw bad("truncated: expected " + std::to_string(data_start + data_bytes) + " bytes, found " + std::to_string(size));
+  if (data_bytes < size - data_start)
+    throw bad("size mismatch: expected " + std::to_string(data_start + data_bytes) + " bytes, found " + std::to_string(size) +
+              " (trailing data)");
+
+  std::vector<Entry> entries;
+  std::set<std::string> names;
+  const json& list = header["tensors"];
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    entries.push_back(parse_entry(list[i], data_bytes, i, bad));
+    if (!names.insert(entries.back().name).second) throw bad("tensor '" + entries.back().name + "' appears twice");
+    if (i && entries[i].offset < entries[i - 1].offset + entries[i - 1].nbytes)
+      throw bad("tensor '" + entries[i].name + "' overlaps the one before it");
+  }
+
+  Checkpoint ck;
+  ck.path = path;
+  ck.meta = header.contains("meta") ? header["meta"] : json::object();
+  std::uint32_t crc_data = 0;
+  std::uint64_t pos = 0;
+  std::vector<unsigned char> gap;
+  auto skip_to = [&](std::uint64_t target) {
+    gap.resize(std::size_t(target - pos));
+    read(gap.data(), gap.size(), "data");
+    crc_data = crc_update(crc_data, gap.data(), gap.size());
+    pos = target;
+  };
+  for (const Entry& e : entries) {
+    skip_to(e.offset);
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    read(t.raw(), std::size_t(e.nbytes), "data");
+    crc_data = crc_update(crc_data, t.raw(), std::size_t(e.nbytes));
+    pos += e.nbytes;
+    ck.tensors.emplace_back(e.name, std::move(t));
+  }
+  skip_to(data_bytes);
+  if (crc_data != data_crc)
+    throw bad("data checksum mismatch (stored " + hex32(data_crc) + ", computed " + hex32(crc_data) + "): the file is corrupt");
+  return ck;
+}
+
+const Tensor* Checkpoint::find(const std::string& name) const {
+  for (auto& [n, t] : tensors)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+// ---- parameters and state -----------------------------------------------------------------
+
+NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix) {
+  NamedTensors out;
+  out.reserve(std::size_t(ps.size()));
+  for (int i = 0; i < ps.size(); ++i) out.emplace_back(prefix + ps.name(i), ps.value(i));
+  return out;
+}
+
+static std::string desc(const Tensor& t) { return t.shape().str() + " " + dtype_name(t.dtype()); }
+
+void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix) {
+  auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + ck.path + "': " + why); };
+  std::unordered_map<std::string, const Tensor*> by_name;
+  for (auto& [n, t] : ck.tensors)
+    if (n.rfind(prefix, 0) == 0) by_name.emplace(n, &t);
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  for (int i = 0; i < ps.size(); ++i) {
+    Tensor dst = ps.value(i);
+    auto it = by_name.find(prefix + ps.name(i));
+    if (it == by_name.end())
+      throw bad("no tensor '" + prefix + ps.name(i) + "' for parameter '" + ps.name(i) + "' (model shape " + desc(dst) + ")");
+    const Tensor& src = *it->second;
+    if (src.shape() != dst.shape() || src.dtype() != dst.dtype())
+      throw bad("parameter '" + ps.name(i) + "': model shape " + desc(dst) + ", checkpoint shape " + desc(src));
+    copies.emplace_back(dst, &src);
+    by_name.erase(it);
+  }
+  if (!by_name.empty()) {
+    const std::string* first = nullptr;
+    for (auto& [n, t] : ck.tensors)
+      if (by_name.count(n)) {
+        first = &n;
+        break;
+      }
+    const Tensor& t = *by_name.at(*first);
+    throw bad("tensor '" + *first + "' (shape " + desc(t) + ") matches no parameter '" + first->substr(prefix.size()) +
+              "' of the model" + (by_name.size() > 1 ? " (and " + std::to_string(by_name.size() - 1) + " more)" : ""));
+  }
+  for (auto& [dst, src] : copies) dst.copy_from(*src);
+}
+
+void restore_tensors(const NamedTensors& dst, const Checkpoint& ck) {
+  std::vector<const Tensor*> srcs;
+  for (auto& [name, t] : dst) {
+    const Tensor* src = ck.find(name);
+    if (!src) throw std::runtime_error("checkpoint '" + ck.path + "': no tensor '" + name + "' (expected " + desc(t) + ")");
+    if (src->shape() != t.shape() || src->dtype() != t.dtype())
+      throw std::runtime_error("checkpoint '" + ck.path + "': tensor '" + name + "': expected shape " + desc(t) +
+                               ", checkpoint shape " + desc(*src));
+    srcs.push_back(src);
+  }
+  for (std::size_t i = 0; i < dst.size(); ++i) {
+    Tensor d = dst[i].second;
+    d.copy_from(*srcs[i]);
+  }
+}
+
+// ---- RNG ----------------------------------------------------------------------------------
+
+json rng_to_json(const Rng& rng) {
+  json out = json::array();
+  for (std::uint64_t w : rng.state()) out.push_back(std::to_string(w));
+  return out;
+}
+
+void rng_from_json(Rng& rng, const json& j) {
+  if (!j.is_array() || j.size() != 4)
+    throw std::invalid_argument("RNG state must be an array of four decimal strings, got " + j.dump());
+  Rng::State s{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (!j[i].is_string()) throw std::invalid_argument("RNG state word " + std::to_string(i) + " is not a string: " + j[i].dump());
+    const std::string& str = j[i].get_ref<const std::string&>();
+    auto [end, ec] = std::from_chars(str.data(), str.data() + str.size(), s[i]);
+    if (ec != std::errc() || end != str.data() + str.size() || str.empty())
+      throw std::invalid_argument("RNG state word " + std::to_string(i) + " is not a uint64: \"" + str + "\"");
+  }
+  if (s == Rng::State{}) throw std::invalid_argument("RNG state is all zero (xoshiro256** would only return zeros)");
+  rng.set_state(s);
+}
+
+}  // namespace ht

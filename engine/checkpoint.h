@@ -1,0 +1,55 @@
+// Checkpoints: named tensors plus the caller's JSON (step, RNG state, config) in one file.
+//
+//   offset 0   "HTCKPT01"                 8-byte magic
+//          8   uint32 version (1)         little-endian
+//         12   uint64 header length H
+//         20   uint32 CRC32 of the header bytes (zlib)
+//         24   header: UTF-8 JSON, space-padded so the data blob starts 64-byte aligned
+//   24 + H     data blob: tensors at 64-byte aligned offsets, zero padding between them
+//
+// header = {"format":"hypertrain-checkpoint","meta":{...},
+//           "tensors":[{"name","dtype","shape","offset","nbytes"}...],"data_bytes":N,"data_crc32":C}
+// Saving writes path + ".tmp", fsyncs it and renames it over path, so a crash never leaves half a
+// checkpoint. Loading verifies magic, version, size and both checksums; every error names the file.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/params.h"
+#include "engine/rng.h"
+
+namespace ht {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+void save_checkpoint(const std::string& path, const NamedTensors& tensors, const nlohmann::json& meta);
+
+struct Checkpoint {
+  std::string path;      // where it was loaded from (for messages)
+  nlohmann::json meta;
+  NamedTensors tensors;  // owned copies, in file order
+  const Tensor* find(const std::string& name) const;  // nullptr when absent
+};
+
+Checkpoint load_checkpoint(const std::string& path);
+
+// The model's parameters as (prefix + name, value view) for save_checkpoint; views alias ps.
+NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix = "param.");
+
+// Copies prefix + name into every parameter of ps. All checks run before anything is copied: a
+// missing tensor, a checkpoint tensor under prefix the model lacks, or a shape or dtype mismatch
+// throws std::runtime_error naming the parameter (and both shapes).
+void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix = "param.");
+
+// Copies every named destination (e.g. Optimizer::state()) from the tensor of the same name.
+// Missing names and shape or dtype mismatches throw std::runtime_error before anything is copied.
+void restore_tensors(const NamedTensors& dst, const Checkpoint& ck);
+
+// The four xoshiro words as decimal strings (JSON numbers would lose bits as doubles).
+nlohmann::json rng_to_json(const Rng& rng);
+void rng_from_json(Rng& rng, const nlohmann::json& j);  // throws std::invalid_argument on a bad value
+
+}  // namespace ht

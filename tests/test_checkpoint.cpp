@@ -1,0 +1,326 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "engine/checkpoint.h"
+#include "engine/optim.h"
+#include "tests/check.h"
+
+using namespace ht;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A unique path under /tmp, removed (with its .tmp) when the test ends.
+struct TmpPath {
+  std::string path;
+  explicit TmpPath(const std::string& tag)
+      : path("/tmp/ht_test_checkpoint_" + tag + "_" + std::to_string(::getpid()) + ".ckpt") {
+    cleanup();
+  }
+  ~TmpPath() { cleanup(); }
+  void cleanup() {
+    std::error_code ec;
+    fs::remove(path, ec);
+    fs::remove(path + ".tmp", ec);
+  }
+  operator const std::string&() const { return path; }
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_all(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+Tensor filled(const Shape& s, DType dt, Rng& rng) {
+  Tensor t = Tensor::empty(s, dt);
+  for (i64 i = 0; i < t.numel(); ++i) {
+    switch (dt) {
+      case DType::F32: t.data<float>()[i] = float(rng.normal()); break;
+      case DType::F64: t.data<double>()[i] = rng.normal(); break;
+      case DType::I32: t.data<std::int32_t>()[i] = std::int32_t(rng.next_u64()); break;
+    }
+  }
+  return t;
+}
+
+NamedTensors sample_tensors() {
+  Rng rng(11);
+  return {{"param.w", filled({2, 3}, DType::F32, rng)},       {"param.b", filled({5}, DType::F64, rng)},
+          {"tokens", filled({7}, DType::I32, rng)},           {"scalar", filled(Shape{}, DType::F64, rng)},
+          {"empty", Tensor::zeros({0, 4}, DType::F32)},       {"four_d", filled({2, 1, 3, 5}, DType::F32, rng)},
+          {"adam.t", Tensor::full({1}, 17, DType::F64)}};
+}
+
+ParamStore make_model(const std::vector<std::pair<std::string, Shape>>& params, std::uint64_t seed) {
+  ParamStore ps(DType::F32);
+  for (auto& [n, s] : params) ps.add(n, s, Init::uniform(-1, 1));
+  Rng rng(seed);
+  ps.finalize(rng);
+  return ps;
+}
+
+std::uint64_t data_start(const std::string& bytes) {
+  std::uint64_t h = 0;
+  for (int i = 0; i < 8; ++i) h |= std::uint64_t((unsigned char)bytes[std::size_t(12 + i)]) << (8 * i);
+  return 24 + h;
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint round-trips bit for bit: values, shapes, dtypes, meta, RNG") {
+  TmpPath path("roundtrip");
+  NamedTensors tensors = sample_tensors();
+  Rng rng(2024);
+  for (int i = 0; i < 10; ++i) rng.next_u64();
+  json meta = {{"step", 1234}, {"rng", rng_to_json(rng)}, {"config", {{"model", "hyperlstm"}, {"lr", 0.001}, {"layers", {1, 2}}}},
+               {"loss", 1.2345678901234567}, {"note", "ünïcode"}};
+  std::vector<std::uint64_t> next;
+  for (int i = 0; i < 5; ++i) next.push_back(rng.next_u64());
+
+  save_checkpoint(path, tensors, meta);
+  CHECK_FALSE(fs::exists(path.path + ".tmp"));
+  Checkpoint ck = load_checkpoint(path);
+  CHECK(ck.path == path.path);
+  CHECK(ck.meta == meta);
+  REQUIRE(ck.tensors.size() == tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, t] = tensors[i];
+    INFO(name);
+    CHECK(ck.tensors[i].first == name);
+    const Tensor* got = ck.find(name);
+    REQUIRE(got != nullptr);
+    CHECK(got->shape() == t.shape());
+    CHECK(got->ndim() == t.ndim());
+    CHECK(got->dtype() == t.dtype());
+    CHECK(std::memcmp(got->raw(), t.raw(), t.nbytes()) == 0);
+  }
+  CHECK(ck.find("nope") == nullptr);
+
+  Rng resumed(0);
+  rng_from_json(resumed, ck.meta["rng"]);
+  for (int i = 0; i < 5; ++i) CHECK(resumed.next_u64() == next[std::size_t(i)]);
+}
+
+TEST_CASE("the file layout: magic, version, aligned blob and tensors, sizes in the header") {
+  TmpPath path("layout");
+  save_checkpoint(path, sample_tensors(), {{"step", 1}});
+  std::string bytes = read_all(path);
+  REQUIRE(bytes.size() > 24);
+  CHECK(bytes.substr(0, 8) == "HTCKPT01");
+  CHECK(bytes[8] == 1);
+  CHECK(bytes[9] == 0);
+  std::uint64_t start = data_start(bytes);
+  CHECK(start % 64 == 0);
+  json header = json::parse(bytes.substr(24, start - 24));
+  CHECK(header["format"] == "hypertrain-checkpoint");
+  CHECK(header["meta"]["step"] == 1);
+  CHECK(bytes.size() == start + header["data_bytes"].get<std::uint64_t>());
+  for (auto& e : header["tensors"]) {
+    CHECK(e["offset"].get<std::uint64_t>() % 64 == 0);
+    if (e["name"] == "param.w") {
+      CHECK(e["dtype"] == "f32");
+      CHECK(e["shape"] == json({2, 3}));
+      CHECK(e["nbytes"] == 24);
+    }
+  }
+}
+
+TEST_CASE("saving over an existing checkpoint replaces it and leaves no .tmp") {
+  TmpPath path("overwrite");
+  save_checkpoint(path, sample_tensors(), {{"step", 1}});
+  save_checkpoint(path, {{"x", Tensor::full({3}, 2.0, DType::F64)}}, {{"step", 2}});
+  CHECK_FALSE(fs::exists(path.path + ".tmp"));
+  Checkpoint ck = load_checkpoint(path);
+  CHECK(ck.meta["step"] == 2);
+  REQUIRE(ck.tensors.size() == 1);
+  CHECK(ck.tensors[0].second.at(2) == 2.0);
+}
+
+TEST_CASE("a flipped byte in the data or the header is refused as a checksum mismatch") {
+  TmpPath path("flip");
+  save_checkpoint(path, sample_tensors(), {{"step", 3}});
+  std::string good = read_all(path);
+  std::uint64_t start = data_start(good);
+
+  std::string bad = good;
+  bad[std::size_t(start + 5)] ^= 0x10;  // inside param.w
+  write_all(path, bad);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.path.c_str()), std::runtime_error);
+
+  bad = good;
+  bad.back() ^= 0x01;  // last byte of the blob
+  write_all(path, bad);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
+
+  bad = good;
+  bad[30] ^= 0x01;  // inside the header JSON
+  write_all(path, bad);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
+}
+
+TEST_CASE("a truncated checkpoint is refused with the expected and found sizes") {
+  TmpPath path("truncated");
+  save_checkpoint(path, sample_tensors(), {{"step", 3}});
+  std::string good = read_all(path);
+  for (std::size_t keep : {good.size() - 1, std::size_t(data_start(good)) + 10, std::size_t(100), std::size_t(20)}) {
+    INFO("kept " << keep << " bytes");
+    write_all(path, good.substr(0, keep));
+    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("truncated"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(std::to_string(keep).c_str()), std::runtime_error);
+  }
+  write_all(path, good + "x");
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("size mismatch"), std::runtime_error);
+}
+
+TEST_CASE("a file that is not a checkpoint is refused as such") {
+  TmpPath path("notckpt");
+  for (std::string content : {std::string("{\"step\": 3}\n"), std::string(), std::string("HTCK"), std::string(200, 'z')}) {
+    write_all(path, content);
+    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("not a hypertrain checkpoint"), std::runtime_error);
+  }
+}
+
+TEST_CASE("an unsupported version is refused naming the version") {
+  TmpPath path("version");
+  save_checkpoint(path, sample_tensors(), {});
+  std::string bytes = read_all(path);
+  bytes[8] = 7;
+  write_all(path, bytes);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("version 7"), std::runtime_error);
+}
+
+TEST_CASE("a missing file, or an unwritable destination, is an error naming the path") {
+  std::string missing = "/tmp/ht_test_checkpoint_missing_" + std::to_string(::getpid()) + "/none.ckpt";
+  CHECK_THROWS_WITH_AS(load_checkpoint(missing), doctest::Contains(missing.c_str()), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(missing), doctest::Contains("No such file"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(missing, sample_tensors(), {}), doctest::Contains(missing.c_str()), std::runtime_error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(missing, sample_tensors(), {}), doctest::Contains("No such file"), std::runtime_error);
+}
+
+TEST_CASE("save refuses duplicate tensor names") {
+  TmpPath path("dupes");
+  Tensor t = Tensor::zeros({2});
+  CHECK_THROWS_WITH_AS(save_checkpoint(path, {{"a", t}, {"a", t}}, {}), doctest::Contains("'a'"), std::invalid_argument);
+  CHECK_FALSE(fs::exists(path.path));
+  CHECK_FALSE(fs::exists(path.path + ".tmp"));
+}
+
+TEST_CASE("parameters round-trip through param_tensors and restore_params") {
+  TmpPath path("params");
+  std::vector<std::pair<std::string, Shape>> spec = {{"fc.w", {2, 3}}, {"fc.b", {3}}};
+  ParamStore a = make_model(spec, 1), b = make_model(spec, 2);
+  CHECK(a.value(0).at(0) != b.value(0).at(0));
+  NamedTensors list = param_tensors(a);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].first == "param.fc.w");
+  save_checkpoint(path, list, {{"step", 5}});
+  restore_params(b, load_checkpoint(path));
+  CHECK(std::memcmp(a.flat_values().raw(), b.flat_values().raw(), a.flat_values().nbytes()) == 0);
+}
+
+TEST_CASE("restore_params names the parameter on a wrong shape, a missing name or an extra name") {
+  TmpPath path("mismatch");
+  ParamStore saved = make_model({{"fc.w", {2, 3}}, {"fc.b", {3}}}, 1);
+  NamedTensors list = param_tensors(saved);
+  list.emplace_back("adam.t", Tensor::full({1}, 3, DType::F64));  // other prefixes are ignored
+  save_checkpoint(path, list, {});
+  Checkpoint ck = load_checkpoint(path);
+
+  ParamStore wrong_shape = make_model({{"fc.w", {3, 2}}, {"fc.b", {3}}}, 2);
+  Tensor before = wrong_shape.flat_values().clone();
+  CHECK_THROWS_WITH_AS(restore_params(wrong_shape, ck), doctest::Contains("'fc.w'"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(restore_params(wrong_shape, ck), doctest::Contains("[3, 2]"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(restore_params(wrong_shape, ck), doctest::Contains("[2, 3]"), std::runtime_error);
+
+  ParamStore missing = make_model({{"fc.w", {2, 3}}, {"fc.b", {3}}, {"fc.gain", {3}}}, 2);
+  CHECK_THROWS_WITH_AS(restore_params(missing, ck), doctest::Contains("'fc.gain'"), std::runtime_error);
+
+  ParamStore extra = make_model({{"fc.w", {2, 3}}}, 2);
+  Tensor extra_before = extra.flat_values().clone();
+  CHECK_THROWS_WITH_AS(restore_params(extra, ck), doctest::Contains("'fc.b'"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(restore_params(extra, ck), doctest::Contains(path.path.c_str()), std::runtime_error);
+
+  // Nothing is copied when the check fails.
+  CHECK(std::memcmp(before.raw(), wrong_shape.flat_values().raw(), before.nbytes()) == 0);
+  CHECK(std::memcmp(extra_before.raw(), extra.flat_values().raw(), extra_before.nbytes()) == 0);
+
+  ParamStore f64(DType::F64);
+  f64.add("fc.w", {2, 3}, Init::zeros());
+  f64.add("fc.b", {3}, Init::zeros());
+  Rng rng(1);
+  f64.finalize(rng);
+  CHECK_THROWS_WITH_AS(restore_params(f64, ck), doctest::Contains("f32"), std::runtime_error);
+}
+
+TEST_CASE("optimizer state saved mid-run resumes to the same parameters as an uninterrupted run") {
+  TmpPath path("resume");
+  std::vector<std::pair<std::string, Shape>> spec = {{"w", {4, 5}}, {"b", {5}}};
+  auto set_grads = [](ParamStore& ps) {
+    float* p = ps.flat_values().data<float>();
+    float* g = ps.flat_grads().data<float>();
+    for (i64 i = 0; i < ps.flat_values().numel(); ++i) g[i] = p[i] != 0 ? 2 * p[i] - 0.25f : 0.0f;
+  };
+
+  ParamStore full = make_model(spec, 3);
+  Adam full_opt(full);
+  for (int k = 0; k < 6; ++k) {
+    set_grads(full);
+    full_opt.step(full, 0.01);
+  }
+
+  ParamStore first = make_model(spec, 3);
+  Adam first_opt(first);
+  Rng data_rng(77);
+  for (int k = 0; k < 3; ++k) {
+    set_grads(first);
+    first_opt.step(first, 0.01);
+  }
+  NamedTensors list = param_tensors(first);
+  for (auto& s : first_opt.state()) list.push_back(s);
+  save_checkpoint(path, list, {{"step", first_opt.steps()}, {"rng", rng_to_json(data_rng)}});
+
+  ParamStore second = make_model(spec, 99);
+  Adam second_opt(second);
+  Checkpoint ck = load_checkpoint(path);
+  restore_params(second, ck);
+  restore_tensors(second_opt.state(), ck);
+  CHECK(second_opt.steps() == 3);
+  CHECK(ck.meta["step"] == 3);
+  for (int k = 0; k < 3; ++k) {
+    set_grads(second);
+    second_opt.step(second, 0.01);
+  }
+  CHECK(std::memcmp(full.flat_values().raw(), second.flat_values().raw(), full.flat_values().nbytes()) == 0);
+
+  SGD sgd(second, {.momentum = 0.9});
+  CHECK_THROWS_WITH_AS(restore_tensors(sgd.state(), ck), doctest::Contains("'sgd."), std::runtime_error);
+}
+
+TEST_CASE("RNG state survives JSON exactly, and bad RNG JSON is refused") {
+  Rng rng(0);
+  rng.set_state({~0ull, 1ull << 63, 12345678901234567890ull, 9007199254740993ull});  // 2^53 + 1
+  json j = rng_to_json(rng);
+  json parsed = json::parse(j.dump());
+  Rng back(5);
+  rng_from_json(back, parsed);
+  CHECK(back.state() == rng.state());
+  CHECK(back.next_u64() == rng.next_u64());
+  CHECK_THROWS_AS(rng_from_json(back, json::array({1, 2, 3, 4})), std::invalid_argument);
+  CHECK_THROWS_AS(rng_from_json(back, json::array({"1", "2", "3"})), std::invalid_argument);
+  CHECK_THROWS_AS(rng_from_json(back, json::array({"1", "2", "3", "-4"})), std::invalid_argument);
+  CHECK_THROWS_AS(rng_from_json(back, json::array({"1", "2", "3", "18446744073709551616"})), std::invalid_argument);
+  CHECK_THROWS_AS(rng_from_json(back, json::array({"0", "0", "0", "0"})), std::invalid_argument);
+}
