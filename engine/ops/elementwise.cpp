@@ -1,6 +1,8 @@
 #include "engine/ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "engine/parallel.h"
 
@@ -19,19 +21,63 @@ Bcast broadcast_kind(const char* op, const Shape& a, const Shape& b) {
                       std::to_string(a.back()) + ", or a scalar)");
 }
 
-template <class T> inline T apply(BinOp op, T x, T y) {
-  return op == BinOp::Add ? x + y : op == BinOp::Sub ? x - y : x * y;
+template <BinOp op, class T> inline T apply(T x, T y) {
+  if constexpr (op == BinOp::Add) return x + y;
+  else if constexpr (op == BinOp::Sub) return x - y;
+  else return x * y;
 }
 
-// out = a (op) b with b broadcast as `kind` says; n = a.numel(), cols = a.shape().back().
-template <class T>
-void binary_forward(BinOp op, Bcast kind, T* out, const T* a, const T* b, i64 n, i64 cols) {
+// Calls f(std::integral_constant<BinOp, op>) for the runtime op, so kernels get it as a constant.
+template <class F> void with_binop(BinOp op, F&& f) {
+  switch (op) {
+    case BinOp::Add: f(std::integral_constant<BinOp, BinOp::Add>{}); break;
+    case BinOp::Sub: f(std::integral_constant<BinOp, BinOp::Sub>{}); break;
+    case BinOp::Mul: f(std::integral_constant<BinOp, BinOp::Mul>{}); break;
+  }
+}
+
+// out = a (op) b with b broadcast as `kind` says; a is viewed as [n / cols, cols]. Row-broadcast
+// loops go row by row so the inner loop is contiguous in both operands and vectorises.
+template <BinOp op, class T>
+void binary_forward(Bcast kind, T* out, const T* a, const T* b, i64 n, i64 cols) {
+  if (kind == Bcast::Row) {
+    i64 rows = n / cols;
+    parallel_for(rows, std::max<i64>(1, kElementGrain / cols), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) {
+        const T* ar = a + r * cols;
+        T* o = out + r * cols;
+        for (i64 c = 0; c < cols; ++c) o[c] = apply<op>(ar[c], b[c]);
+      }
+    });
+    return;
+  }
   parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-    for (i64 i = lo; i < hi; ++i) {
-      T bv = kind == Bcast::Same ? b[i] : kind == Bcast::Row ? b[i % cols] : b[0];
-      out[i] = apply(op, a[i], bv);
-    }
+    if (kind == Bcast::Same)
+      for (i64 i = lo; i < hi; ++i) out[i] = apply<op>(a[i], b[i]);
+    else
+      for (i64 i = lo; i < hi; ++i) out[i] = apply<op>(a[i], b[0]);
   });
+}
+
+// da += g (add, sub) or g * b (mul), b broadcast as `kind` says.
+template <BinOp op, class T>
+void binary_backward_a(Bcast kind, T* da, const T* g, const T* b, i64 n, i64 cols) {
+  if constexpr (op != BinOp::Mul) {
+    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) { for (i64 i = lo; i < hi; ++i) da[i] += g[i]; });
+  } else if (kind == Bcast::Row) {
+    i64 rows = n / cols;
+    parallel_for(rows, std::max<i64>(1, kElementGrain / cols), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r)
+        for (i64 c = 0; c < cols; ++c) da[r * cols + c] += g[r * cols + c] * b[c];
+    });
+  } else {
+    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
+      if (kind == Bcast::Same)
+        for (i64 i = lo; i < hi; ++i) da[i] += g[i] * b[i];
+      else
+        for (i64 i = lo; i < hi; ++i) da[i] += g[i] * b[0];
+    });
+  }
 }
 
 // d(b) for a broadcast b: sum over rows of g (g = dout, or dout * a for mul), times sign.
@@ -39,7 +85,8 @@ template <class T>
 void reduce_to_b(Bcast kind, T* db, const T* dout, const T* a_or_null, i64 n, i64 cols, T sign) {
   if (kind == Bcast::Same) {
     parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-      for (i64 i = lo; i < hi; ++i) db[i] += sign * dout[i] * (a_or_null ? a_or_null[i] : T(1));
+      if (a_or_null) for (i64 i = lo; i < hi; ++i) db[i] += sign * dout[i] * a_or_null[i];
+      else for (i64 i = lo; i < hi; ++i) db[i] += sign * dout[i];
     });
   } else if (kind == Bcast::Row) {
     i64 rows = n / cols;
@@ -47,8 +94,8 @@ void reduce_to_b(Bcast kind, T* db, const T* dout, const T* a_or_null, i64 n, i6
     parallel_for(cols, 64, [&](i64 c0, i64 c1) {
       for (i64 r = 0; r < rows; ++r) {
         const T* g = dout + r * cols;
-        const T* av = a_or_null ? a_or_null + r * cols : nullptr;
-        for (i64 c = c0; c < c1; ++c) db[c] += sign * g[c] * (av ? av[c] : T(1));
+        if (a_or_null) for (i64 c = c0; c < c1; ++c) db[c] += sign * g[c] * a_or_null[r * cols + c];
+        else for (i64 c = c0; c < c1; ++c) db[c] += sign * g[c];
       }
     });
   } else {
@@ -66,55 +113,49 @@ Var binary(Tape& t, const char* name, BinOp op, const Var& a, const Var& b) {
   i64 n = A.numel(), cols = A.shape().back();
   dispatch_float(A.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    binary_forward<T>(op, kind, out.data<T>(), A.data<T>(), B.data<T>(), n, cols);
+    with_binop(op, [&](auto o) { binary_forward<decltype(o)::value, T>(kind, out.data<T>(), A.data<T>(), B.data<T>(), n, cols); });
   });
+  // Saved: a and b (their values are read only by mul's backward).
   return t.record(name, out, {a, b}, [a, b, op, kind, n, cols, A, B](const Tensor& dout) {
     dispatch_float(A.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* g = dout.data<T>();
-      if (a.needs_grad()) {
-        // d a = g (add, sub) or g * b (mul)
-        T* da = a.grad().template data<T>();
-        const T* bv = B.data<T>();
-        parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-          for (i64 i = lo; i < hi; ++i) {
-            T f = op == BinOp::Mul ? (kind == Bcast::Same ? bv[i] : kind == Bcast::Row ? bv[i % cols] : bv[0]) : T(1);
-            da[i] += g[i] * f;
-          }
-        });
-      }
-      if (b.needs_grad()) {
-        // d b = sum over broadcast of g (add), -g (sub), g * a (mul)
+      if (a.needs_grad())
+        with_binop(op, [&](auto o) { binary_backward_a<decltype(o)::value, T>(kind, a.grad().template data<T>(), g, B.data<T>(), n, cols); });
+      if (b.needs_grad())  // d b = sum over broadcast of g (add), -g (sub), g * a (mul)
         reduce_to_b<T>(kind, b.grad().template data<T>(), g, op == BinOp::Mul ? A.data<T>() : nullptr, n, cols,
                        op == BinOp::Sub ? T(-1) : T(1));
-      }
     });
   });
 }
 
 enum class Unary { Sigmoid, Tanh, Relu, Exp, Log };
 
-template <class T> inline T unary_f(Unary u, T x) {
-  switch (u) {
-    case Unary::Sigmoid: return x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
-    case Unary::Tanh: return std::tanh(x);
-    case Unary::Relu: return x > 0 ? x : T(0);
-    case Unary::Exp: return std::exp(x);
-    case Unary::Log: return std::log(x);
-  }
-  return x;
+template <Unary u, class T> inline T unary_f(T x) {
+  if constexpr (u == Unary::Sigmoid) return T(1) / (T(1) + std::exp(-x));
+  else if constexpr (u == Unary::Tanh) return std::tanh(x);
+  else if constexpr (u == Unary::Relu) return x > 0 ? x : T(0);
+  else if constexpr (u == Unary::Exp) return std::exp(x);
+  else return std::log(x);
 }
 
 // dy/dx from the input x and output y.
-template <class T> inline T unary_df(Unary u, T x, T y) {
+template <Unary u, class T> inline T unary_df(T x, T y) {
+  if constexpr (u == Unary::Sigmoid) return y * (T(1) - y);
+  else if constexpr (u == Unary::Tanh) return T(1) - y * y;
+  else if constexpr (u == Unary::Relu) return x > 0 ? T(1) : T(0);
+  else if constexpr (u == Unary::Exp) return y;
+  else return T(1) / x;
+}
+
+template <class F> void with_unary(Unary u, F&& f) {
   switch (u) {
-    case Unary::Sigmoid: return y * (T(1) - y);
-    case Unary::Tanh: return T(1) - y * y;
-    case Unary::Relu: return x > 0 ? T(1) : T(0);
-    case Unary::Exp: return y;
-    case Unary::Log: return T(1) / x;
+    case Unary::Sigmoid: f(std::integral_constant<Unary, Unary::Sigmoid>{}); break;
+    case Unary::Tanh: f(std::integral_constant<Unary, Unary::Tanh>{}); break;
+    case Unary::Relu: f(std::integral_constant<Unary, Unary::Relu>{}); break;
+    case Unary::Exp: f(std::integral_constant<Unary, Unary::Exp>{}); break;
+    case Unary::Log: f(std::integral_constant<Unary, Unary::Log>{}); break;
   }
-  return T(0);
 }
 
 Var unary(Tape& t, const char* name, Unary u, const Var& x) {
@@ -125,8 +166,10 @@ Var unary(Tape& t, const char* name, Unary u, const Var& x) {
     using T = decltype(tag);
     const T* xv = X.data<T>();
     T* yv = Y.data<T>();
-    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-      for (i64 i = lo; i < hi; ++i) yv[i] = unary_f(u, xv[i]);
+    with_unary(u, [&](auto k) {
+      parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
+        for (i64 i = lo; i < hi; ++i) yv[i] = unary_f<decltype(k)::value>(xv[i]);
+      });
     });
   });
   // Saved: sigmoid, tanh and exp need only their output; relu and log their input.
@@ -135,8 +178,10 @@ Var unary(Tape& t, const char* name, Unary u, const Var& x) {
       using T = decltype(tag);
       const T *g = dout.data<T>(), *xv = X.data<T>(), *yv = Y.data<T>();
       T* dx = x.grad().template data<T>();
-      parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-        for (i64 i = lo; i < hi; ++i) dx[i] += g[i] * unary_df(u, xv[i], yv[i]);
+      with_unary(u, [&](auto k) {
+        parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
+          for (i64 i = lo; i < hi; ++i) dx[i] += g[i] * unary_df<decltype(k)::value>(xv[i], yv[i]);
+        });
       });
     });
   });
