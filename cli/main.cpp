@@ -1,2 +1,41 @@
+// hypertrain: train, evaluate, sample and benchmark the models of Ha, Dai & Le, HyperNetworks.
 #include <cstdio>
-int main() { std::puts("hypertrain"); return 0; }
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+
+static void usage() {
+  std::fprintf(stderr,
+               "usage: hypertrain <command> [options]\n"
+               "commands:\n"
+               "  train --config FILE [--set key=value] [--out DIR] | --resume DIR   train a model\n"
+               "  eval --checkpoint DIR [--split valid|test]   error rate / bits per character of a run\n"
+               "  list [--json]                  every config: paper figure and our parameter count\n"
+               "  plot kernels --run DIR [--run DIR] --out FILE   the paper's Figure 2 from trained runs\n"
+               "  report RUN_DIR...              a table of finished runs beside the paper's figures\n"
+               "  bench --engine [--json FILE]   engine benchmark: MLP step vs its GEMMs vs the sgemm peak\n"
+               "run `hypertrain <command> --help` for a command's options\n");
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  try {
+    if (cmd == "train") return ht::cmd_train(argc - 1, argv + 1);
+    if (cmd == "eval") return ht::cmd_eval(argc - 1, argv + 1);
+    if (cmd == "list") return ht::cmd_list(argc - 1, argv + 1);
+    if (cmd == "plot") return ht::cmd_plot(argc - 1, argv + 1);
+    if (cmd == "report") return ht::cmd_report(argc - 1, argv + 1);
+    if (cmd == "bench") return ht::cmd_bench(argc - 1, argv + 1);
+    std::fprintf(stderr, "hypertrain: unknown command '%s'\n", cmd.c_str());
+    usage();
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hypertrain %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

@@ -14,6 +14,7 @@
 #pragma once
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -107,7 +108,27 @@ class Tape {
   };
   template <class It> Var record_impl(const char* op, const Tensor& out, It begin, It end, Backward backward);
 
-  std::vector<Slot> slots_;
+  // Slots live in fixed-size chunks that never move, so a reference from Var::value() stays
+  // valid while more ops are recorded (until reset()). Chunks are kept across resets.
+  class SlotList {
+   public:
+    Slot& operator[](std::size_t i) { return chunks_[i / kChunk][i % kChunk]; }
+    const Slot& operator[](std::size_t i) const { return chunks_[i / kChunk][i % kChunk]; }
+    std::size_t size() const { return size_; }
+    void push_back(Slot s) {
+      if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<Slot[]>(kChunk));
+      (*this)[size_++] = std::move(s);
+    }
+    void clear() {
+      for (std::size_t i = 0; i < size_; ++i) (*this)[i] = Slot();  // drop what the tensors own
+      size_ = 0;
+    }
+   private:
+    static constexpr std::size_t kChunk = 1024;
+    std::vector<std::unique_ptr<Slot[]>> chunks_;
+    std::size_t size_ = 0;
+  };
+  SlotList slots_;
   std::vector<Node> nodes_;
   std::vector<int> node_inputs_;
   Arena arena_;

@@ -174,3 +174,15 @@ TEST_CASE("the gradient check catches a wrong backward") {
   Rng rng(9);
   CHECK(test::gradient_mismatches("deliberately wrong", wrong_square, {test::random_tensor({4}, rng, 0.5, 1)}) == 4);
 }
+
+TEST_CASE("a value reference stays valid while more ops are recorded") {
+  Tape t;
+  Var x = t.input(Tensor::full({2}, 1.5), true);
+  const Tensor& xv = x.value();
+  const Shape& xs = x.shape();
+  Var y = x;
+  for (int i = 0; i < 5000; ++i) y = add_scalar(t, y, 1.0);  // several slot chunks
+  CHECK(xs == Shape{2});
+  CHECK(xv.at(1) == 1.5f);
+  CHECK(y.value().at(0) == doctest::Approx(5001.5));
+}

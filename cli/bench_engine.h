@@ -1,0 +1,23 @@
+// `hypertrain bench --engine`: the MLP training step against the raw GEMMs it contains and the
+// machine's sgemm peak, all measured in the same run.
+#pragma once
+#include <nlohmann/json.hpp>
+
+namespace ht {
+
+struct EngineBenchOptions {
+  int threads = 0;     // 0: every core
+  int iters = 20;      // timed repetitions of each measurement (median reported)
+  long batch = 256;
+  bool quiet = false;
+};
+
+// Measures sgemm 2048^3, the MLP step (forward, backward, Adam) and its GEMMs alone.
+nlohmann::json run_engine_bench(const EngineBenchOptions& opt);
+// Prints the result as a table on stdout.
+void print_engine_bench(const nlohmann::json& r);
+
+// Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
+double measure_sgemm_flops(long M, long N, long K, int reps);
+
+}  // namespace ht

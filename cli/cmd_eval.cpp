@@ -1,0 +1,59 @@
+#include <cxxopts.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/run_files.h"
+#include "cli/tasks.h"
+#include "engine/checkpoint.h"
+#include "engine/parallel.h"
+
+namespace ht {
+
+int cmd_eval(int argc, char** argv) {
+  cxxopts::Options o("hypertrain eval", "Evaluate a run's best (or latest) checkpoint on a split");
+  o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
+      "split", "valid or test", cxxopts::value<std::string>()->default_value("test"))(
+      "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
+      "data", "data directory", cxxopts::value<std::string>())("json", "print the result as JSON")("h,help", "this help");
+  auto a = o.parse(argc, argv);
+  if (a.count("help") || !a.count("checkpoint")) {
+    std::cout << o.help() << "\n";
+    return a.count("help") ? 0 : 2;
+  }
+  std::string path = a["checkpoint"].as<std::string>(), dir = path, file;
+  if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
+    dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+    if (dir.empty()) dir = ".";
+    file = path;
+  } else {
+    file = file_exists(dir + "/best.bin") ? dir + "/best.bin" : dir + "/checkpoint.bin";
+  }
+  if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
+  std::vector<std::string> sets;
+  if (a.count("data")) sets.push_back("data_dir=\"" + a["data"].as<std::string>() + "\"");
+  Json cfg = resolve_config(Json::parse(read_text(dir + "/config.json")), dir + "/config.json", sets);
+  Threads threads(a["threads"].as<int>());
+  auto task = make_task(cfg);
+  ParamStore ps;
+  task->build(ps);
+  Rng rng(0);
+  ps.finalize(rng);
+  Checkpoint ck = load_checkpoint(file);
+  restore_params(ps, ck);
+  std::string split = a["split"].as<std::string>();
+  EvalResult r = task->evaluate(ps, split);
+  Json out = {{"run", dir}, {"checkpoint", file}, {"step", ck.meta.value("step", i64(-1))}, {"split", split},
+              {task->metric_name(), r.metric}, {"loss", r.loss}, {"count", r.count}};
+  if (a.count("json")) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::printf("%s (%s, step %lld): %s %s %.4f%s, loss %.4f nats over %lld %s\n", cfg["name"].get<std::string>().c_str(),
+                file.c_str(), (long long)ck.meta.value("step", i64(-1)), split.c_str(), task->metric_name(),
+                std::string(task->metric_name()) == "error" ? 100 * r.metric : r.metric,
+                std::string(task->metric_name()) == "error" ? "%" : "", r.loss, (long long)r.count, task->item_name());
+  }
+  return 0;
+}
+
+}  // namespace ht

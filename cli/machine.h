@@ -1,0 +1,13 @@
+// What machine a measurement ran on, for every benchmark and results file.
+#pragma once
+#include <nlohmann/json.hpp>
+
+namespace ht {
+
+nlohmann::json machine_info(int threads);
+std::string now_utc();  // "2026-11-27T08:01:02Z"
+
+// Seconds since the first call (steady clock).
+double seconds_now();
+
+}  // namespace ht

@@ -1,0 +1,13 @@
+#include "cli/tasks.h"
+
+#include "cli/image_task.h"
+
+namespace ht {
+
+std::unique_ptr<Task> make_task(const Json& cfg, bool load_data) {
+  std::string task = cfg.value("task", std::string("image"));
+  if (task == "image") return std::make_unique<ImageTask>(cfg, load_data);
+  throw std::invalid_argument("unknown task '" + task + "'");
+}
+
+}  // namespace ht
