@@ -41,6 +41,13 @@ Tensor& Tape::grad(int id) {
   return s.grad;
 }
 
+Tensor& Tape::grad_for_write(int id, bool* assign) {
+  Slot& s = slots_[id];
+  *assign = !s.grad;
+  if (!s.grad) s.grad = alloc(s.value.shape(), s.value.dtype());
+  return s.grad;
+}
+
 template <class It>
 Var Tape::record_impl(const char* op, const Tensor& out, It begin, It end, Backward backward) {
   if (backward_done_) throw std::logic_error(std::string(op) + ": tape used after backward(); call reset() first");

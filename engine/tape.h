@@ -36,6 +36,10 @@ struct Var {
   DType dtype() const { return value().dtype(); }
   bool needs_grad() const;
   Tensor& grad() const;  // the gradient buffer, zero-allocated on first use
+  // The gradient buffer for a contribution. When `*assign` comes back true the buffer is new and
+  // uninitialised: the caller must overwrite every element (GEMM beta = 0) instead of adding.
+  // This saves a memset and a read per intermediate (ggml's add_or_set).
+  Tensor& grad_for_write(bool* assign) const;
 };
 
 class Tape {
@@ -92,6 +96,7 @@ class Tape {
   bool needs_grad(int id) const { return slots_[id].needs_grad; }
   bool has_grad(int id) const { return bool(slots_[id].grad); }
   Tensor& grad(int id);
+  Tensor& grad_for_write(int id, bool* assign);
 
  private:
   struct Slot {
@@ -139,6 +144,7 @@ class Tape {
 inline const Tensor& Var::value() const { return tape->value(id); }
 inline bool Var::needs_grad() const { return tape->needs_grad(id); }
 inline Tensor& Var::grad() const { return tape->grad(id); }
+inline Tensor& Var::grad_for_write(bool* assign) const { return tape->grad_for_write(id, assign); }
 
 // Shape checks with messages that name the op and the shapes.
 [[noreturn]] void shape_error(const char* op, const std::string& what);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "engine/parallel.h"
@@ -59,11 +60,16 @@ void binary_forward(Bcast kind, T* out, const T* a, const T* b, i64 n, i64 cols)
   });
 }
 
-// da += g (add, sub) or g * b (mul), b broadcast as `kind` says.
+// da += g (add, sub) or g * b (mul), b broadcast as `kind` says; da = ... when `assign`.
 template <BinOp op, class T>
-void binary_backward_a(Bcast kind, T* da, const T* g, const T* b, i64 n, i64 cols) {
+void binary_backward_a(Bcast kind, T* da, const T* g, const T* b, i64 n, i64 cols, bool assign) {
   if constexpr (op != BinOp::Mul) {
-    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) { for (i64 i = lo; i < hi; ++i) da[i] += g[i]; });
+    if (assign) std::memcpy(da, g, std::size_t(n) * sizeof(T));
+    else parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) { for (i64 i = lo; i < hi; ++i) da[i] += g[i]; });
+  } else if (assign) {
+    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
+      for (i64 i = lo; i < hi; ++i) da[i] = g[i] * (kind == Bcast::Same ? b[i] : kind == Bcast::Row ? b[i % cols] : b[0]);
+    });
   } else if (kind == Bcast::Row) {
     i64 rows = n / cols;
     parallel_for(rows, std::max<i64>(1, kElementGrain / cols), [&](i64 r0, i64 r1) {
@@ -120,8 +126,11 @@ Var binary(Tape& t, const char* name, BinOp op, const Var& a, const Var& b) {
     dispatch_float(A.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* g = dout.data<T>();
-      if (a.needs_grad())
-        with_binop(op, [&](auto o) { binary_backward_a<decltype(o)::value, T>(kind, a.grad().template data<T>(), g, B.data<T>(), n, cols); });
+      if (a.needs_grad()) {
+        bool assign = false;
+        T* da = a.grad_for_write(&assign).template data<T>();
+        with_binop(op, [&](auto o) { binary_backward_a<decltype(o)::value, T>(kind, da, g, B.data<T>(), n, cols, assign); });
+      }
       if (b.needs_grad())  // d b = sum over broadcast of g (add), -g (sub), g * a (mul)
         reduce_to_b<T>(kind, b.grad().template data<T>(), g, op == BinOp::Mul ? A.data<T>() : nullptr, n, cols,
                        op == BinOp::Sub ? T(-1) : T(1));
@@ -177,10 +186,14 @@ Var unary(Tape& t, const char* name, Unary u, const Var& x) {
     dispatch_float(X.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T *g = dout.data<T>(), *xv = X.data<T>(), *yv = Y.data<T>();
-      T* dx = x.grad().template data<T>();
+      bool assign = false;
+      T* dx = x.grad_for_write(&assign).template data<T>();
       with_unary(u, [&](auto k) {
         parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-          for (i64 i = lo; i < hi; ++i) dx[i] += g[i] * unary_df<decltype(k)::value>(xv[i], yv[i]);
+          if (assign)
+            for (i64 i = lo; i < hi; ++i) dx[i] = g[i] * unary_df<decltype(k)::value>(xv[i], yv[i]);
+          else
+            for (i64 i = lo; i < hi; ++i) dx[i] += g[i] * unary_df<decltype(k)::value>(xv[i], yv[i]);
         });
       });
     });

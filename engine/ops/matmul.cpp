@@ -43,24 +43,28 @@ Var matmul(Tape& t, const Var& a, const Var& b, bool ta, bool tb) {
       using T = decltype(tag);
       const T* dc = dC.data<T>();
       // C = op(A) op(B):  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC.
+      bool assign = false;
       if (a.needs_grad()) {
-        T* da = a.grad().template data<T>();
+        T* da = a.grad_for_write(&assign).template data<T>();
+        const T beta = assign ? T(0) : T(1);
         for (i64 s = 0; s < d.batch; ++s) {
           const T* bs = B.data<T>() + (d.shared_b ? 0 : s * d.K * d.N);
           const T* dcs = dc + s * d.M * d.N;
           T* das = da + s * d.M * d.K;
-          if (!ta) gemm_dense<T>(false, !tb, d.M, d.K, d.N, T(1), dcs, bs, T(1), das);  // dA[M,K] = dC op(B)^T
-          else gemm_dense<T>(tb, true, d.K, d.M, d.N, T(1), bs, dcs, T(1), das);        // dA[K,M] = op(B) dC^T
+          if (!ta) gemm_dense<T>(false, !tb, d.M, d.K, d.N, T(1), dcs, bs, beta, das);  // dA[M,K] = dC op(B)^T
+          else gemm_dense<T>(tb, true, d.K, d.M, d.N, T(1), bs, dcs, beta, das);        // dA[K,M] = op(B) dC^T
         }
       }
       if (b.needs_grad()) {
-        T* db = b.grad().template data<T>();
+        T* db = b.grad_for_write(&assign).template data<T>();
+        // A B shared across the batch accumulates over s: only its first product may assign.
         for (i64 s = 0; s < d.batch; ++s) {
+          const T beta = assign && (s == 0 || !d.shared_b) ? T(0) : T(1);
           const T* as = A.data<T>() + s * d.M * d.K;
           const T* dcs = dc + s * d.M * d.N;
           T* dbs = db + (d.shared_b ? 0 : s * d.K * d.N);
-          if (!tb) gemm_dense<T>(!ta, false, d.K, d.N, d.M, T(1), as, dcs, T(1), dbs);  // dB[K,N] = op(A)^T dC
-          else gemm_dense<T>(true, ta, d.N, d.K, d.M, T(1), dcs, as, T(1), dbs);        // dB[N,K] = dC^T op(A)
+          if (!tb) gemm_dense<T>(!ta, false, d.K, d.N, d.M, T(1), as, dcs, beta, dbs);  // dB[K,N] = op(A)^T dC
+          else gemm_dense<T>(true, ta, d.N, d.K, d.M, T(1), dcs, as, beta, dbs);        // dB[N,K] = dC^T op(A)
         }
       }
     });
