@@ -27,7 +27,11 @@ int cmd_report(int argc, char** argv) {
       continue;
     }
     Json r = Json::parse(read_text(path));
-    std::string paper = r["paper"].contains("test_error") ? std::to_string(100 * r["paper"]["test_error"].get<double>()).substr(0, 4) + "%" : "-";
+    // The paper's figure applies only to the data it was measured on (its configs' own "data").
+    bool same_data = r["paper"].value("data", std::string("mnist")) == r["data"].get<std::string>();
+    std::string paper = same_data && r["paper"].contains("test_error")
+                            ? std::to_string(100 * r["paper"]["test_error"].get<double>()).substr(0, 4) + "%"
+                            : "-";
     std::printf("%-22s %-9s %-36s %10lld %8lld %9.2f%% %10s %9.0f\n", r["name"].get<std::string>().c_str(),
                 r["data"].get<std::string>().c_str(), r["counted_parameters"]["what"].get<std::string>().c_str(),
                 (long long)r["counted_parameters"]["count"].get<long long>(), (long long)r["steps"].get<long long>(),

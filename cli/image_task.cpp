@@ -72,6 +72,4 @@ std::string ImageTask::describe() const { return model_ ? model_->describe() : "
 
 std::pair<std::string, i64> ImageTask::counted_parameters(const ParamStore& ps) const { return model_->counted_parameters(ps); }
 
-void ImageTask::after_training(const ParamStore& ps, const std::string& run_dir) {}
-
 }  // namespace ht

@@ -22,7 +22,6 @@ class ImageTask : public Task {
   EvalResult evaluate(const ParamStore& ps, const std::string& split) override;
   std::string describe() const override;
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
-  void after_training(const ParamStore& ps, const std::string& run_dir) override;
   const ImageClassifier& model() const { return *model_; }
 
  private:
