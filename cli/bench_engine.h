@@ -17,6 +17,10 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt);
 // Prints the result as a table on stdout.
 void print_engine_bench(const nlohmann::json& r);
 
+// `bench --model mnist-conv|mnist-hyperconv`: the ConvNet training step on random images.
+nlohmann::json run_convnet_bench(const std::string& model, const EngineBenchOptions& opt);
+void print_convnet_bench(const nlohmann::json& r);
+
 // Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
 double measure_sgemm_flops(long M, long N, long K, int reps);
 

@@ -15,6 +15,7 @@ static void usage() {
                "  plot kernels --run DIR [--run DIR] --out FILE   the paper's Figure 2 from trained runs\n"
                "  report RUN_DIR...              a table of finished runs beside the paper's figures\n"
                "  bench --engine [--json FILE]   engine benchmark: MLP step vs its GEMMs vs the sgemm peak\n"
+               "  bench --model mnist-conv|mnist-hyperconv   a model's training step vs the sgemm peak\n"
                "run `hypertrain <command> --help` for a command's options\n");
 }
 
