@@ -1,8 +1,6 @@
 // `hypertrain bench --model mnist-conv|mnist-hyperconv`: the MNIST ConvNet training step
 // (forward, backward, Adam) on random images, against the sgemm peak measured in the same run.
-#include <algorithm>
 #include <cstdio>
-#include <vector>
 
 #include "cli/bench_engine.h"
 #include "cli/machine.h"
@@ -41,15 +39,7 @@ nlohmann::json run_convnet_bench(const std::string& model, const EngineBenchOpti
     adam.step(ps, 1e-4);
   };
   if (!opt.quiet) std::fprintf(stderr, "bench --model %s: training step at batch %lld...\n", model.c_str(), (long long)B);
-  step();
-  std::vector<double> s;
-  for (int i = 0; i < opt.iters; ++i) {
-    double t0 = seconds_now();
-    step();
-    s.push_back(seconds_now() - t0);
-  }
-  std::sort(s.begin(), s.end());
-  double t = s[s.size() / 2];
+  double t = median_seconds(opt.iters, step);
   // Convolution and fc GEMM FLOPs per image: conv1 28x28 outputs, conv2 14x14, fc 784 -> 10.
   // A step runs each forward, its weight gradient, and the input gradient of conv2 and fc
   // (the images need none). The generator's two small GEMMs are per step and left out.

@@ -15,18 +15,6 @@ namespace ht {
 
 namespace {
 
-template <class F> double median_seconds(int iters, F&& f) {
-  f();  // warm-up (sizes the arena, wakes the BLAS threads)
-  std::vector<double> s;
-  for (int i = 0; i < iters; ++i) {
-    double t0 = seconds_now();
-    f();
-    s.push_back(seconds_now() - t0);
-  }
-  std::sort(s.begin(), s.end());
-  return s[s.size() / 2];
-}
-
 Tensor random_f32(const Shape& s, Rng& rng) {
   Tensor t = Tensor::empty(s, DType::F32);
   for (i64 i = 0; i < t.numel(); ++i) t.data<float>()[i] = float(rng.uniform(-1, 1));

@@ -1,7 +1,11 @@
 // `hypertrain bench --engine`: the MLP training step against the raw GEMMs it contains and the
 // machine's sgemm peak, all measured in the same run.
 #pragma once
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cli/machine.h"
 
 namespace ht {
 
@@ -20,6 +24,20 @@ void print_engine_bench(const nlohmann::json& r);
 // `bench --model mnist-conv|mnist-hyperconv`: the ConvNet training step on random images.
 nlohmann::json run_convnet_bench(const std::string& model, const EngineBenchOptions& opt);
 void print_convnet_bench(const nlohmann::json& r);
+
+// Median wall time of `iters` calls of f, after one warm-up call (sizes the arena, wakes the
+// BLAS threads).
+template <class F> double median_seconds(int iters, F&& f) {
+  f();
+  std::vector<double> s;
+  for (int i = 0; i < iters; ++i) {
+    double t0 = seconds_now();
+    f();
+    s.push_back(seconds_now() - t0);
+  }
+  std::sort(s.begin(), s.end());
+  return s[s.size() / 2];
+}
 
 // Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
 double measure_sgemm_flops(long M, long N, long K, int reps);
