@@ -27,7 +27,7 @@ int cmd_eval(int argc, char** argv) {
     if (dir.empty()) dir = ".";
     file = path;
   } else {
-    file = file_exists(dir + "/best.bin") ? dir + "/best.bin" : dir + "/checkpoint.bin";
+    file = run_checkpoint(dir);
   }
   if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
   std::vector<std::string> sets;

@@ -20,8 +20,7 @@ static int plot_kernels(const std::vector<std::string>& runs, const std::string&
     task.build(ps);
     Rng rng(0);
     ps.finalize(rng);
-    std::string file = file_exists(dir + "/best.bin") ? dir + "/best.bin" : dir + "/checkpoint.bin";
-    restore_params(ps, load_checkpoint(file));
+    restore_params(ps, load_checkpoint(run_checkpoint(dir)));
     auto ks = task.model().kernels(ps);
     if (ks.empty()) throw std::invalid_argument("run " + dir + " (" + task.describe() + ") has no conv kernels to draw");
     for (auto& [label, k] : ks) panels.emplace_back(cfg["name"].get<std::string>() + ": " + label, k);

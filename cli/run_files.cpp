@@ -61,4 +61,8 @@ void make_dirs(const std::string& path) {
   if (ec) throw std::runtime_error("cannot create directory " + path + ": " + ec.message());
 }
 
+std::string run_checkpoint(const std::string& dir) {
+  return file_exists(dir + "/best.bin") ? dir + "/best.bin" : dir + "/checkpoint.bin";
+}
+
 }  // namespace ht
