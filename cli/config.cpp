@@ -23,7 +23,31 @@ Json config_defaults(const std::string& task) {
       },
       "paper": {}
     })");
-  throw std::invalid_argument("unknown task '" + task + "' (known: image)");
+  if (task == "charlm")
+    // Penn Treebank settings of §4.3 / A.3.3: batch 128, segments of 100, Adam 0.001, clipping 1.0,
+    // keep probability 0.9 on input, output and the candidate (drop 0.1).
+    return Json::parse(R"({
+      "name": "",
+      "task": "charlm",
+      "data": "ptb",
+      "data_dir": "",
+      "enwik8_splits": [90000000, 5000000, 5000000],
+      "model": {
+        "cell": "hyperlstm", "hidden": 1000, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
+        "input_dropout": 0.1, "output_dropout": 0.1, "recurrent_dropout": 0.1, "hyper_recurrent_dropout": 0.0,
+        "ln_eps": 0.001, "forget_bias": 1.0
+      },
+      "train": {
+        "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
+        "eval_batch": 64, "eval_seq": 100, "eval_chars": 0,
+        "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+        "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
+        "lr": {"type": "constant", "lr": 0.001},
+        "clip": 1.0, "patience": 0, "seed": 1, "threads": 0
+      },
+      "paper": {}
+    })");
+  throw std::invalid_argument("unknown task '" + task + "' (known: image, charlm)");
 }
 
 static bool free_form(const std::string& path) { return path == "paper" || path == "train.lr"; }

@@ -37,7 +37,7 @@ Var ImageTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
   return softmax_cross_entropy(t, logits, y);
 }
 
-EvalResult ImageTask::evaluate(const ParamStore& ps, const std::string& split) {
+EvalResult ImageTask::evaluate(const ParamStore& ps, const std::string& split, bool) {
   const ImageSet* set = split == "train" ? &data_->train : split == "valid" ? &data_->valid : split == "test" ? &data_->test : nullptr;
   if (!set) throw std::invalid_argument("unknown split '" + split + "' (train, valid, test)");
   EvalResult r;

@@ -19,7 +19,7 @@ class ImageTask : public Task {
   const char* item_name() const override { return "images"; }
   const char* metric_name() const override { return "error"; }
   Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) override;
-  EvalResult evaluate(const ParamStore& ps, const std::string& split) override;
+  EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) override;
   std::string describe() const override;
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   const ImageClassifier& model() const { return *model_; }

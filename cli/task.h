@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/checkpoint.h"
 #include "engine/params.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
@@ -30,12 +31,17 @@ class Task {
   virtual const char* metric_name() const = 0;  // "error", "bpc"; lower is better
   // Records the mean training loss of global step `step` on `t`; the trainer runs backward.
   virtual Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) = 0;
-  virtual EvalResult evaluate(const ParamStore& ps, const std::string& split) = 0;
+  // quick: a periodic evaluation during training, which a task may run on part of the split
+  // (train.eval_chars for language models); the final numbers always use all of it.
+  virtual EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) = 0;
   virtual std::string describe() const = 0;
   // Parameters the paper counts for this model (label, count), for reports.
   virtual std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const = 0;
   // Called with the run directory once training ends (pictures worth looking at).
   virtual void after_training(const ParamStore& ps, const std::string& run_dir) {}
+  // State the task carries from step to step (a language model's recurrent state), saved in
+  // checkpoints and restored on resume. The tensors share the task's storage.
+  virtual NamedTensors carried_state() { return {}; }
 };
 
 }  // namespace ht

@@ -1,5 +1,6 @@
 #include "cli/tasks.h"
 
+#include "cli/charlm_task.h"
 #include "cli/image_task.h"
 
 namespace ht {
@@ -7,6 +8,7 @@ namespace ht {
 std::unique_ptr<Task> make_task(const Json& cfg, bool load_data) {
   std::string task = cfg.value("task", std::string("image"));
   if (task == "image") return std::make_unique<ImageTask>(cfg, load_data);
+  if (task == "charlm") return std::make_unique<CharLMTask>(cfg, load_data);
   throw std::invalid_argument("unknown task '" + task + "'");
 }
 

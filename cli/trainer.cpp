@@ -47,6 +47,12 @@ NamedTensors optimizer_tensors(Optimizer& opt) {
   return out;
 }
 
+NamedTensors task_tensors(Task& task) {
+  NamedTensors out;
+  for (auto& [name, t] : task.carried_state()) out.emplace_back("task." + name, t);
+  return out;
+}
+
 }  // namespace
 
 std::string format_duration(double s) {
@@ -94,6 +100,7 @@ TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt) 
     Checkpoint ck = load_checkpoint(ckpt_path);
     restore_params(ps, ck);
     restore_tensors(optimizer_tensors(*optimizer), ck);
+    restore_tensors(task_tensors(task), ck);
     step = ck.meta.at("step").get<i64>();
     rng_from_json(rng, ck.meta.at("rng"));
     best = ck.meta.at("best_metric").is_null() ? best : ck.meta.at("best_metric").get<double>();
@@ -112,6 +119,7 @@ TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt) 
   auto save = [&](const std::string& path) {
     NamedTensors tensors = param_tensors(ps);
     for (auto& t : optimizer_tensors(*optimizer)) tensors.push_back(t);
+    for (auto& t : task_tensors(task)) tensors.push_back(t);
     Json meta = {{"step", step}, {"rng", rng_to_json(rng)}, {"best_metric", std::isfinite(best) ? Json(best) : Json()},
                  {"best_step", best_step}, {"bad_evals", bad_evals}, {"train_seconds", train_seconds},
                  {"name", cfg["name"]}};
@@ -152,7 +160,7 @@ TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt) 
     bool last = step == total_steps, interrupted = g_interrupted.load();
     if (step % eval_every == 0 || last || interrupted) {
       double span = seconds_now() - window_t0;
-      EvalResult v = task.evaluate(ps, "valid");
+      EvalResult v = task.evaluate(ps, "valid", true);
       bool improved = v.metric < best;
       if (improved) {
         best = v.metric;

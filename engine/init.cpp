@@ -1,7 +1,9 @@
 #include "engine/init.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 namespace ht {
@@ -15,7 +17,11 @@ std::string Init::str() const {
     case TruncatedNormal: s << "truncated_normal(mean=" << a << ", std=" << b << ")"; break;
     case Uniform: s << "uniform(" << a << ", " << b << ")"; break;
     case GlorotUniform: s << "glorot_uniform"; break;
-    case Orthogonal: s << "orthogonal(gain=" << a << ")"; break;
+    case Orthogonal:
+      s << "orthogonal(gain=" << a;
+      if (b > 1) s << ", blocks=" << b;
+      s << ")";
+      break;
   }
   return s.str();
 }
@@ -73,9 +79,15 @@ void apply_init(const Init& init, Tensor& t, Rng& rng) {
       break;
     }
     case Init::Orthogonal: {
-      i64 cols = s.back(), rows = n / (cols ? cols : 1);
-      v = orthogonal_matrix(rows, cols, rng);
-      for (auto& x : v) x *= init.a;
+      i64 cols = s.back(), rows = n / (cols ? cols : 1), blocks = std::max<i64>(1, i64(init.b));
+      if (cols % blocks) throw std::invalid_argument("block_orthogonal: " + std::to_string(cols) + " columns do not split into " +
+                                                     std::to_string(blocks) + " blocks");
+      i64 bc = cols / blocks;
+      for (i64 k = 0; k < blocks; ++k) {
+        std::vector<double> q = orthogonal_matrix(rows, bc, rng);
+        for (i64 r = 0; r < rows; ++r)
+          for (i64 c = 0; c < bc; ++c) v[std::size_t(r * cols + k * bc + c)] = init.a * q[std::size_t(r * bc + c)];
+      }
       break;
     }
   }

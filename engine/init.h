@@ -18,6 +18,9 @@ struct Init {
   static Init uniform(double lo, double hi) { return {Uniform, lo, hi}; }
   static Init glorot_uniform() { return {GlorotUniform, 0, 0}; }  // fan in/out from the last two dims
   static Init orthogonal(double gain = 1.0) { return {Orthogonal, gain, 0}; }  // 2-D (rows x cols)
+  // Columns cut into `blocks` equal blocks, each orthogonal on its own (an LSTM's [H, 4H] weights:
+  // one orthogonal H x H matrix per gate, as the authors' code initialises them).
+  static Init block_orthogonal(int blocks, double gain = 1.0) { return {Orthogonal, gain, double(blocks)}; }
   std::string str() const;
 };
 

@@ -34,7 +34,7 @@ class BlobTask : public Task {
     Var l = softmax_cross_entropy(t, mlp_->forward(t, ps, t.input(x_)), y_);
     return scale(t, l, scale_ * (1.0 + noise));
   }
-  EvalResult evaluate(const ParamStore& ps, const std::string& split) override {
+  EvalResult evaluate(const ParamStore& ps, const std::string& split, bool) override {
     Tensor x, y;
     make_batch(split == "valid" ? 100000 : 200000, 256, x, y);
     Tape t;

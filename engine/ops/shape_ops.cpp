@@ -169,8 +169,8 @@ Var embedding(Tape& t, const Var& table, const Tensor& ids) {
   i64 V = ts[0], D = ts[1], n = ids.numel();
   const std::int32_t* id = ids.data<std::int32_t>();
   for (i64 i = 0; i < n; ++i)
-    if (id[i] < 0 || id[i] >= V)
-      shape_error("embedding", "id " + std::to_string(id[i]) + " at position " + std::to_string(i) + " outside [0, " + std::to_string(V) + ")");
+    if (id[i] < -1 || id[i] >= V)
+      shape_error("embedding", "id " + std::to_string(id[i]) + " at position " + std::to_string(i) + " outside [0, " + std::to_string(V) + ") (-1: a zero row)");
   Shape out_shape = ids.shape();
   out_shape[out_shape.nd++] = D;
   Tensor W = table.value(), Y = t.alloc(out_shape, W.dtype());
@@ -181,7 +181,10 @@ Var embedding(Tape& t, const Var& table, const Tensor& ids) {
     const T* w = W.data<T>();
     T* y = Y.data<T>();
     parallel_for(n, 64, [&](i64 lo, i64 hi) {
-      for (i64 i = lo; i < hi; ++i) std::memcpy(y + i * D, w + i64(id[i]) * D, std::size_t(D) * sizeof(T));
+      for (i64 i = lo; i < hi; ++i) {
+        if (id[i] < 0) std::memset(y + i * D, 0, std::size_t(D) * sizeof(T));
+        else std::memcpy(y + i * D, w + i64(id[i]) * D, std::size_t(D) * sizeof(T));
+      }
     });
   });
   // Scatter-add parallel over columns of the table, rows in order: no races, fixed sum order.
@@ -193,7 +196,8 @@ Var embedding(Tape& t, const Var& table, const Tensor& ids) {
       const std::int32_t* id = ids.data<std::int32_t>();
       parallel_for(D, 64, [&](i64 c0, i64 c1) {
         for (i64 i = 0; i < n; ++i)
-          for (i64 c = c0; c < c1; ++c) dw[i64(id[i]) * D + c] += g[i * D + c];
+          if (id[i] >= 0)
+            for (i64 c = c0; c < c1; ++c) dw[i64(id[i]) * D + c] += g[i * D + c];
       });
     });
   });

@@ -13,6 +13,7 @@ Var slice(Tape& t, const Var& x, int axis, i64 begin, i64 end); // [begin, end) 
 std::vector<Var> split(Tape& t, const Var& x, const std::vector<i64>& sizes, int axis);
 
 // rows of table [V, D] picked by ids (i32, any shape S): output S + [D]. Backward scatter-adds.
+// An id of -1 gives a row of zeros and no gradient (a dropped one-hot input).
 Var embedding(Tape& t, const Var& table, const Tensor& ids);
 
 }  // namespace ht

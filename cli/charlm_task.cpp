@@ -1,0 +1,181 @@
+#include "cli/charlm_task.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "cli/run_files.h"
+#include "engine/ops/loss.h"
+
+namespace ht {
+
+i64 known_vocab(const std::string& data) {
+  if (data == "ptb") return 50;
+  if (data == "enwik8") return 205;
+  throw std::invalid_argument("config key 'data' must be ptb or enwik8 for the charlm task, got '" + data + "'");
+}
+
+CharLMSpec charlm_spec(const Json& cfg, i64 vocab) {
+  const Json& m = cfg["model"];
+  CharLMSpec s;
+  s.cell.kind = cell_kind_from_string(m["cell"].get<std::string>());
+  s.cell.hidden = m["hidden"].get<i64>();
+  s.cell.hyper = m["hyper"].get<i64>();
+  s.cell.embed = m["embed"].get<i64>();
+  s.cell.layer_norm = m["layer_norm"].get<bool>();
+  s.cell.recurrent_dropout = m["recurrent_dropout"].get<double>();
+  s.cell.hyper_recurrent_dropout = m["hyper_recurrent_dropout"].get<double>();
+  s.cell.ln_eps = m["ln_eps"].get<double>();
+  s.cell.forget_bias = m["forget_bias"].get<double>();
+  s.layers = m["layers"].get<int>();
+  s.vocab = vocab;
+  s.input_dropout = m["input_dropout"].get<double>();
+  s.output_dropout = m["output_dropout"].get<double>();
+  s.cell.input = vocab;
+  if (s.cell.hidden <= 0) throw std::invalid_argument("config key 'model.hidden' must be positive");
+  return s;
+}
+
+CharCorpus load_corpus(const Json& cfg) {
+  std::string which = cfg["data"].get<std::string>();
+  known_vocab(which);  // names the key on anything else
+  if (which == "ptb") return load_ptb_chars(cfg["data_dir"].get<std::string>());
+  return load_enwik8(cfg["data_dir"].get<std::string>(), cfg["enwik8_splits"].get<std::vector<i64>>());
+}
+
+CharLMTask::CharLMTask(const Json& cfg, bool load_data)
+    : cfg_(cfg), batch_(cfg["train"]["batch"].get<i64>()), seq_(cfg["train"]["seq"].get<i64>()) {
+  if (batch_ <= 0) throw std::invalid_argument("config key 'train.batch' must be positive, got " + std::to_string(batch_));
+  if (seq_ <= 0) throw std::invalid_argument("config key 'train.seq' must be positive, got " + std::to_string(seq_));
+  known_vocab(cfg["data"].get<std::string>());
+  if (!load_data) return;
+  corpus_ = std::make_unique<CharCorpus>(load_corpus(cfg));
+  batcher_ = std::make_unique<StreamBatcher>(corpus_->train, batch_, seq_);
+}
+
+void CharLMTask::build(ParamStore& ps) {
+  i64 vocab = corpus_ ? corpus_->vocab() : known_vocab(cfg_["data"].get<std::string>());
+  model_ = std::make_unique<CharLM>(Scope(ps), charlm_spec(cfg_, vocab));
+  state_ = model_->zero_state(batch_, ps.dtype());
+}
+
+i64 CharLMTask::steps_per_epoch() const { return batcher_ ? batcher_->segments() : 1; }
+
+Var CharLMTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
+  const i64 s = step % batcher_->segments();
+  if (s == 0)  // a new epoch starts every stream from its beginning, with a zero state
+    for (auto& layer : state_)
+      for (auto& x : layer) x.zero();
+  batcher_->get(s, inputs_, targets_);
+  RnnState next;
+  Var logits = model_->forward(t, ps, inputs_, state_, &next, &rng, true);
+  for (std::size_t l = 0; l < state_.size(); ++l)
+    for (std::size_t k = 0; k < state_[l].size(); ++k) state_[l][k].copy_from(next[l][k]);
+  return softmax_cross_entropy(t, logits, targets_.view({targets_.numel()}));
+}
+
+EvalResult charlm_evaluate(const CharLM& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq) {
+  StreamBatcher b(ids, streams, seq);
+  RnnState state = model.zero_state(streams, ps.dtype()), next;
+  Tensor x, y;
+  Tape t;
+  EvalResult r;
+  double total = 0;
+  std::vector<double> rows;
+  for (i64 s = 0; s < b.segments(); ++s) {
+    t.reset();
+    Tape::NoGrad ng(t);
+    b.get(s, x, y);
+    Var logits = model.forward(t, ps, x, state, &next, nullptr, false);
+    state.swap(next);
+    rows.resize(std::size_t(y.numel()));
+    softmax_cross_entropy_rows(logits.value(), y.view({y.numel()}), rows.data());
+    for (double v : rows) total += v;
+    r.count += y.numel();
+  }
+  r.loss = total / double(r.count);
+  r.metric = r.loss / std::log(2.0);
+  return r;
+}
+
+EvalResult CharLMTask::evaluate(const ParamStore& ps, const std::string& split, bool quick) {
+  const auto& all = corpus_->split(split);
+  const i64 limit = cfg_["train"]["eval_chars"].get<i64>();
+  const i64 streams = cfg_["train"]["eval_batch"].get<i64>(), seq = cfg_["train"]["eval_seq"].get<i64>();
+  if (quick && limit > 0 && limit < i64(all.size())) {
+    std::vector<std::int32_t> part(all.begin(), all.begin() + limit);
+    return charlm_evaluate(*model_, ps, part, streams, seq);
+  }
+  return charlm_evaluate(*model_, ps, all, streams, seq);
+}
+
+std::vector<std::int32_t> charlm_sample(const CharLM& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
+                                        i64 length, double temperature, Rng& rng) {
+  if (prime.empty()) throw std::invalid_argument("sampling needs a prime of at least one symbol");
+  if (temperature < 0) throw std::invalid_argument("temperature must be >= 0");
+  RnnState state = model.zero_state(1, ps.dtype()), next;
+  Tape t;
+  std::vector<std::int32_t> out;
+  Tensor x = Tensor::empty({1, 1}, DType::I32);
+  const i64 V = model.spec().vocab;
+  std::vector<double> p(static_cast<std::size_t>(V));
+  std::size_t fed = 0;
+  std::int32_t sym = prime[0];
+  while (i64(out.size()) < length) {
+    t.reset();
+    Tape::NoGrad ng(t);
+    x.data<std::int32_t>()[0] = sym;
+    Var logits = model.forward(t, ps, x, state, &next, nullptr, false);
+    state.swap(next);
+    ++fed;
+    if (fed < prime.size()) {  // still reading the prime
+      sym = prime[fed];
+      continue;
+    }
+    const Tensor& L = logits.value();
+    i64 best = 0;
+    for (i64 v = 1; v < V; ++v)
+      if (L.at(v) > L.at(best)) best = v;
+    if (temperature == 0) {
+      sym = std::int32_t(best);
+    } else {
+      double sum = 0;
+      for (i64 v = 0; v < V; ++v) sum += p[std::size_t(v)] = std::exp((L.at(v) - L.at(best)) / temperature);
+      double u = rng.uniform() * sum;
+      sym = std::int32_t(V - 1);
+      for (i64 v = 0; v < V; ++v) {
+        u -= p[std::size_t(v)];
+        if (u < 0) {
+          sym = std::int32_t(v);
+          break;
+        }
+      }
+    }
+    out.push_back(sym);
+  }
+  return out;
+}
+
+std::string CharLMTask::describe() const { return model_ ? model_->describe() : "unbuilt"; }
+
+std::pair<std::string, i64> CharLMTask::counted_parameters(const ParamStore& ps) const { return {"whole model", ps.count()}; }
+
+void CharLMTask::after_training(const ParamStore& ps, const std::string& run_dir) {
+  // A sample continuing the first characters of the validation text, to read beside the numbers.
+  const auto& v = corpus_->valid;
+  std::vector<std::int32_t> prime(v.begin(), v.begin() + std::min<std::size_t>(v.size(), 40));
+  Rng rng(1);
+  auto text = charlm_sample(*model_, ps, prime, 400, 1.0, rng);
+  write_text_atomic(run_dir + "/sample.txt", "prime: " + corpus_->decode(prime) + "\n---\n" + corpus_->decode(text) + "\n");
+}
+
+NamedTensors CharLMTask::carried_state() {
+  NamedTensors out;
+  for (std::size_t l = 0; l < state_.size(); ++l)
+    for (std::size_t k = 0; k < state_[l].size(); ++k)
+      out.emplace_back("state.layer" + std::to_string(l) + "." + std::to_string(k), state_[l][k]);
+  return out;
+}
+
+}  // namespace ht

@@ -1,0 +1,112 @@
+#include "models/char_lm.h"
+
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+
+#include "engine/ops/dropout.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/shape_ops.h"
+#include "engine/params.h"
+
+namespace ht {
+
+CharLM::CharLM(const Scope& scope, const CharLMSpec& spec) : spec_(spec) {
+  if (spec.vocab <= 0) throw std::invalid_argument("CharLM: vocabulary must be positive");
+  if (spec.layers < 1) throw std::invalid_argument("model.layers must be at least 1, got " + std::to_string(spec.layers));
+  for (double p : {spec.input_dropout, spec.output_dropout})
+    if (p < 0 || p >= 1) throw std::invalid_argument("CharLM: dropout probabilities must be in [0, 1)");
+  for (int l = 0; l < spec.layers; ++l) {
+    CellSpec c = spec.cell;
+    c.input = l == 0 ? spec.vocab : spec.cell.hidden;
+    layers_.emplace_back(scope.sub("rnn" + std::to_string(l)), c);
+  }
+  // Softmax layer: the authors' default (Glorot) weights, zero bias.
+  w_out_ = scope.param("out_w", {spec.cell.hidden, spec.vocab}, Init::glorot_uniform());
+  b_out_ = scope.param("out_b", {spec.vocab}, Init::zeros());
+}
+
+RnnState CharLM::zero_state(i64 batch, DType dt) const {
+  RnnState s;
+  for (auto& cell : layers_) {
+    std::vector<Tensor> parts;
+    for (auto& shape : cell.state_shapes(batch)) parts.push_back(Tensor::zeros(shape, dt));
+    s.push_back(std::move(parts));
+  }
+  return s;
+}
+
+Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
+                    bool training, std::vector<StepTrace>* trace) const {
+  if (inputs.ndim() != 2 || inputs.dtype() != DType::I32)
+    throw std::invalid_argument("CharLM::forward: inputs must be i32 [T, B], got " + inputs.shape().str());
+  const i64 T = inputs.dim(0), B = inputs.dim(1), L = i64(layers_.size());
+  if (i64(state.size()) != L) throw std::invalid_argument("CharLM::forward: state has " + std::to_string(state.size()) + " layers, the model " + std::to_string(L));
+  if ((training && (spec_.input_dropout > 0 || spec_.output_dropout > 0)) && !rng)
+    throw std::invalid_argument("CharLM::forward: dropout needs an rng");
+
+  std::vector<RnnCell::Bound> bound;
+  std::vector<std::vector<Var>> s{std::size_t(L)};
+  for (i64 l = 0; l < L; ++l) {
+    bound.push_back(layers_[std::size_t(l)].bind(t, ps));
+    auto shapes = layers_[std::size_t(l)].state_shapes(B);
+    if (state[std::size_t(l)].size() != shapes.size())
+      throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state has the wrong number of tensors");
+    for (std::size_t k = 0; k < shapes.size(); ++k) {
+      if (state[std::size_t(l)][k].shape() != shapes[k])
+        throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state " + std::to_string(k) + " is " +
+                                    state[std::size_t(l)][k].shape().str() + ", expected " + shapes[k].str());
+      s[std::size_t(l)].push_back(t.input(state[std::size_t(l)][k]));
+    }
+  }
+
+  const bool in_drop = training && spec_.input_dropout > 0, out_drop = training && spec_.output_dropout > 0;
+  std::vector<Var> tops;
+  Tensor ids = Tensor::empty({B}, DType::I32);
+  for (i64 step = 0; step < T; ++step) {
+    CellInput x;
+    std::memcpy(ids.data<std::int32_t>(), inputs.data<std::int32_t>() + step * B, std::size_t(B) * sizeof(std::int32_t));
+    if (in_drop) {  // dropout on the one-hot input: a dropped symbol reads as all zeros
+      const std::uint64_t key = rng->next_u64();
+      for (i64 b = 0; b < B; ++b)
+        if (hash_uniform(key, std::uint64_t(b)) < spec_.input_dropout) ids.data<std::int32_t>()[b] = -1;
+      x.scale = 1.0 / (1.0 - spec_.input_dropout);
+    }
+    x.ids = ids;
+    for (i64 l = 0; l < L; ++l) {
+      const RnnCell& cell = layers_[std::size_t(l)];
+      StepTrace tr;
+      s[std::size_t(l)] = cell.step(t, bound[std::size_t(l)], x, s[std::size_t(l)], rng, training, trace && l == 0 ? &tr : nullptr);
+      if (trace && l == 0) trace->push_back(std::move(tr));
+      Var h = s[std::size_t(l)][0];
+      if (out_drop) h = dropout(t, h, spec_.output_dropout, *rng, true);
+      if (l + 1 < L) {
+        x = CellInput();
+        x.dense = h;
+      } else {
+        tops.push_back(h);
+      }
+    }
+  }
+  if (next) {
+    next->assign(std::size_t(L), {});
+    for (i64 l = 0; l < L; ++l)
+      for (auto& v : s[std::size_t(l)]) (*next)[std::size_t(l)].push_back(v.value().clone());
+  }
+  Var hs = tops.size() == 1 ? tops[0] : concat(t, tops, 0);  // [T*B, H]
+  return linear(t, hs, ps.var(t, w_out_), ps.var(t, b_out_));
+}
+
+std::string CharLM::describe() const {
+  const CellSpec& c = spec_.cell;
+  std::ostringstream s;
+  if (spec_.layers > 1) s << spec_.layers << "-layer ";
+  if (c.layer_norm) s << "LN ";
+  s << (c.kind == CellKind::LSTM ? "LSTM" : c.kind == CellKind::HyperLSTM ? "HyperLSTM" : "HyperRNN") << " " << c.hidden;
+  if (c.kind != CellKind::LSTM) s << " (hyper " << c.hyper << ", embedding " << c.embed << ")";
+  s << ", vocabulary " << spec_.vocab;
+  return s.str();
+}
+
+}  // namespace ht

@@ -1,0 +1,47 @@
+// Character-level language model (paper §4.3-4.4): one-hot input, a stack of recurrent cells with
+// dropout between layers, input and output dropout, a softmax over the vocabulary.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/rnn_cells.h"
+
+namespace ht {
+
+struct CharLMSpec {
+  CellSpec cell;          // the first layer's cell; cell.input is set to the vocabulary
+  int layers = 1;         // layer l > 0 reads layer l-1's h (cell.input = hidden)
+  i64 vocab = 0;
+  double input_dropout = 0;   // drop probability of a one-hot input (the whole symbol)
+  double output_dropout = 0;  // on the top layer's h before the softmax, and between layers
+};
+
+// The carried state: for each layer, the cell's state tensors (RnnCell::state_shapes order).
+using RnnState = std::vector<std::vector<Tensor>>;
+
+class CharLM {
+ public:
+  CharLM(const Scope& scope, const CharLMSpec& spec);
+  const CharLMSpec& spec() const { return spec_; }
+  const RnnCell& layer(int l) const { return layers_[std::size_t(l)]; }
+
+  RnnState zero_state(i64 batch, DType dt) const;
+
+  // Reads inputs [T, B] (i32 symbol ids) from `state`, returns logits [T*B, V] (row s*B + b is
+  // stream b after step s) and, when `next` is given, the state after the last step (owned copies,
+  // so they outlive the tape). rng drives every dropout when training. `trace`, when given,
+  // receives the first layer's scaling vectors of each step (hyper cells).
+  Var forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
+              bool training, std::vector<StepTrace>* trace = nullptr) const;
+
+  // Parameters the paper counts: all of them (Tables 3 and 4 count the whole model).
+  std::string describe() const;
+
+ private:
+  CharLMSpec spec_;
+  std::vector<RnnCell> layers_;
+  int w_out_ = -1, b_out_ = -1;
+};
+
+}  // namespace ht

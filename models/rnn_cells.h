@@ -1,0 +1,110 @@
+// Reference recurrent cells, one time step at a time, composed from engine ops and written to be
+// read beside the paper (§3.2, Eq. 4-13, Appendix A.2.2-A.2.3):
+//
+//   LSTM            Eq. 9, optionally with layer norm on each gate and on c (Ba et al.)
+//   HyperRNN        Eq. 5-8: a tanh RNN whose weights are rescaled at every step by d(z)
+//   HyperLSTM       Eq. 10-13: an LSTM whose gates are rescaled by a small (LN-)LSTM's embeddings
+//
+// These cells are the oracle: slow (dozens of tape nodes per step) but obviously right.
+//
+// Decisions on the paper's ambiguities (paper-notes §1.5), each in one place:
+//  1. Eq. 11 writes z from ĥ_{t-1}; we use ĥ_t, the hyper cell's output after it has read
+//     [h_{t-1}; x_t], as every implementation by the authors does (otherwise the embedding
+//     could not depend on the current input, and Eq. 6's x̂_t would be pointless).
+//  2. Eq. 6's W_x̂ is [N_ĥ x (N_h + N_x)] (the paper's N_z is a typo).
+//  3. The hyper input is [x_t; h_{t-1}]; the order only matters for loading foreign weights, and
+//     we keep the two halves as separate parameters (hyper.w_x, hyper.w_hin) so a one-hot x is a
+//     row gather.
+//  4. W_x: the paper says orthogonal; the authors' code uses Glorot. We follow the paper (one
+//     orthogonal block per gate) so the initialisation is Appendix A.2.3 as written.
+//  5. A forget-gate bias of +1 inside the sigmoid (all of the authors' cells have it; it is a
+//     constant, not a parameter, so the counts do not move). `forget_bias` in the spec.
+//  6. Layer-norm epsilon 1e-3 (the authors' value). `ln_eps` in the spec.
+//  7. Recurrent dropout (Semeniuta et al.) on the candidate g only, a fresh mask every step.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/rng.h"
+#include "engine/tape.h"
+#include "models/module.h"
+
+namespace ht {
+
+enum class CellKind { LSTM, HyperRNN, HyperLSTM };
+CellKind cell_kind_from_string(const std::string& s);  // "lstm", "hyperrnn", "hyperlstm"
+const char* cell_kind_name(CellKind k);
+
+struct CellSpec {
+  CellKind kind = CellKind::LSTM;
+  i64 input = 0;        // N_x: width of x (the vocabulary when the input is one-hot ids)
+  i64 hidden = 0;       // N_h
+  i64 hyper = 128;      // N_ĥ (hyper cells)
+  i64 embed = 4;        // N_z (hyper cells)
+  bool layer_norm = false;
+  double recurrent_dropout = 0;        // drop probability on the main cell's candidate g
+  double hyper_recurrent_dropout = 0;  // the same inside the hyper cell (the paper's enwik8 2048)
+  double ln_eps = 1e-3;
+  double forget_bias = 1.0;
+};
+
+// The input of one step: dense x [B, N_x], or one-hot ids [B] (i32; -1 = a dropped input, a zero
+// row) times `scale` (1/keep under input dropout).
+struct CellInput {
+  Var dense;
+  Tensor ids;
+  double scale = 1.0;
+  bool one_hot() const { return !dense.valid(); }
+};
+
+// What a hyper cell computed at a step, for pictures: the main cell's scaling vectors [B, 4H]
+// (gate order i, g, f, o; HyperRNN: [B, H]).
+struct StepTrace {
+  Tensor d_h, d_x;
+};
+
+class RnnCell {
+ public:
+  RnnCell(const Scope& scope, const CellSpec& spec);
+  const CellSpec& spec() const { return spec_; }
+
+  // State tensors of a step, in order: LSTM (h, c); HyperRNN (h, ĥ); HyperLSTM (h, c, ĥ, ĉ).
+  // The cell's output is state[0].
+  std::vector<Shape> state_shapes(i64 batch) const;
+
+  // The parameters as tape variables, bound once per segment and reused by every step.
+  struct Bound {
+    std::vector<Var> v;  // indexed like the parameter ids below
+  };
+  Bound bind(Tape& t, const ParamStore& ps) const;
+
+  // One step. rng is used for recurrent dropout when training (may be null otherwise).
+  std::vector<Var> step(Tape& t, const Bound& w, const CellInput& x, const std::vector<Var>& state, Rng* rng, bool training,
+                        StepTrace* trace = nullptr) const;
+
+  // Parameter ids by role (for tests and the fused ops): -1 when the cell has no such parameter.
+  struct Ids {
+    int w_x = -1, w_h = -1, b = -1;                        // main cell
+    int ln_gain = -1, ln_bias = -1, lnc_gain = -1, lnc_bias = -1;
+    int hw_x = -1, hw_hin = -1, hw_h = -1, hb = -1;        // hyper cell
+    int hln_gain = -1, hln_bias = -1, hlnc_gain = -1, hlnc_bias = -1;
+    int zx_w = -1, zx_b = -1, zh_w = -1, zh_b = -1, zb_w = -1;  // Eq. 11
+    int alpha_x = -1, alpha_h = -1, beta = -1;             // Eq. 12: d = W z, b = W_bz z_b
+  };
+  const Ids& ids() const { return ids_; }
+
+ private:
+  Var project(Tape& t, const Var& w, const CellInput& x) const;  // x W, a row gather for one-hot x
+  // LSTM tail on pre-activations [B, 4n]: layer norm per gate (if ln), nonlinearities, dropout on g.
+  // Returns {h, c}.
+  std::vector<Var> lstm_tail(Tape& t, const Var& gates, const Var& c_prev, i64 n, const Var* ln_gain, const Var* ln_bias,
+                             const Var* lnc_gain, const Var* lnc_bias, double drop, Rng* rng, bool training) const;
+  // d = concat over gates y of z^y W^y: z [B, G*N_z], w [G*N_z, n] -> [B, G*n].
+  Var per_gate(Tape& t, const Var& z, const Var& w, int gates) const;
+
+  CellSpec spec_;
+  Ids ids_;
+  std::vector<int> order_;  // every id above that exists, in Bound::v order
+};
+
+}  // namespace ht
