@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <iostream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/run_files.h"
@@ -18,8 +19,7 @@ int cmd_report(int argc, char** argv) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
-  std::printf("%-22s %-9s %-36s %10s %8s %10s %10s %9s\n", "run", "data", "counted parameters", "count", "steps", "test error",
-              "paper", "seconds");
+  std::vector<Json> errors, bpcs;
   for (auto& dir : a["runs"].as<std::vector<std::string>>()) {
     std::string path = dir + "/results.json";
     if (!file_exists(path)) {
@@ -27,6 +27,12 @@ int cmd_report(int argc, char** argv) {
       continue;
     }
     Json r = Json::parse(read_text(path));
+    (r.contains("test_bpc") ? bpcs : errors).push_back(r);
+  }
+  if (!errors.empty())
+    std::printf("%-22s %-9s %-36s %10s %8s %10s %10s %9s\n", "run", "data", "counted parameters", "count", "steps", "test error",
+                "paper", "seconds");
+  for (auto& r : errors) {
     // The paper's figure applies only to the data it was measured on (its configs' own "data").
     bool same_data = r["paper"].value("data", std::string("mnist")) == r["data"].get<std::string>();
     std::string paper = same_data && r["paper"].contains("test_error")
@@ -36,6 +42,21 @@ int cmd_report(int argc, char** argv) {
                 r["data"].get<std::string>().c_str(), r["counted_parameters"]["what"].get<std::string>().c_str(),
                 (long long)r["counted_parameters"]["count"].get<long long>(), (long long)r["steps"].get<long long>(),
                 100 * r["test_error"].get<double>(), paper.c_str(), r["train_seconds"].get<double>());
+  }
+  if (!errors.empty() && !bpcs.empty()) std::printf("\n");
+  if (!bpcs.empty())
+    std::printf("%-26s %-7s %-44s %10s %7s %9s %9s %16s %8s\n", "run", "data", "model", "parameters", "steps", "valid bpc", "test bpc",
+                "paper valid/test", "seconds");
+  for (auto& r : bpcs) {
+    // The paper's figures belong to the paper's full-size model trained to the end; shown for reference.
+    auto fig = [&](const char* key) {
+      return r["paper"].contains(key) ? std::to_string(r["paper"][key].get<double>()).substr(0, 5) : std::string("-");
+    };
+    std::string paper = fig("valid_bpc") + " / " + fig("test_bpc");
+    std::printf("%-26s %-7s %-44s %10lld %7lld %9.3f %9.3f %16s %8.0f\n", r["name"].get<std::string>().c_str(),
+                r["data"].get<std::string>().c_str(), r["model"].get<std::string>().substr(0, 44).c_str(),
+                (long long)r["parameters"].get<long long>(), (long long)r["steps"].get<long long>(), r["valid_bpc"].get<double>(),
+                r["test_bpc"].get<double>(), paper.c_str(), r["train_seconds"].get<double>());
   }
   return 0;
 }

@@ -12,7 +12,11 @@ static void usage() {
                "  train --config FILE [--set key=value] [--out DIR] | --resume DIR   train a model\n"
                "  eval --checkpoint DIR [--split valid|test]   error rate / bits per character of a run\n"
                "  list [--json]                  every config: paper figure and our parameter count\n"
+               "  sample --checkpoint DIR --prime TEXT [--length N] [--temperature T] [--seed S] [--out FILE]\n"
+               "                                 text from a character language model, continuing TEXT\n"
                "  plot kernels --run DIR [--run DIR] --out FILE   the paper's Figure 2 from trained runs\n"
+               "  plot scaling --checkpoint DIR --text FILE [--out PNG] [--max-chars N]\n"
+               "                                 a hyper cell's scaling vectors d_h, d_x while it reads FILE\n"
                "  report RUN_DIR...              a table of finished runs beside the paper's figures\n"
                "  bench --engine [--json FILE]   engine benchmark: MLP step vs its GEMMs vs the sgemm peak\n"
                "  bench --model mnist-conv|mnist-hyperconv   a model's training step vs the sgemm peak\n"
@@ -29,6 +33,7 @@ int main(int argc, char** argv) {
     if (cmd == "train") return ht::cmd_train(argc - 1, argv + 1);
     if (cmd == "eval") return ht::cmd_eval(argc - 1, argv + 1);
     if (cmd == "list") return ht::cmd_list(argc - 1, argv + 1);
+    if (cmd == "sample") return ht::cmd_sample(argc - 1, argv + 1);
     if (cmd == "plot") return ht::cmd_plot(argc - 1, argv + 1);
     if (cmd == "report") return ht::cmd_report(argc - 1, argv + 1);
     if (cmd == "bench") return ht::cmd_bench(argc - 1, argv + 1);

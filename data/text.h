@@ -33,7 +33,7 @@ std::vector<std::int32_t> parse_ptb_chars(const std::string& text, const std::st
 
 // enwik8: the file "enwik8" (or enwik8.gz) in the dataset directory "enwik8"; train / valid / test
 // are the first splits[0] bytes, the next splits[1] and the next splits[2] (the paper: 90M / 5M /
-// 5M of the 100M). Symbols are the bytes that occur in the file (205 in enwik8). A file shorter
+// 5M of the 100M). Symbols are the bytes that occur in those splits (205 in enwik8). A file shorter
 // than the splits is an error naming the file and both sizes.
 CharCorpus load_enwik8(const std::string& data_flag, const std::vector<i64>& splits);
 

@@ -21,6 +21,7 @@ using namespace ht;
 using ht::test::check_close;
 using ht::test::check_gradients;
 using ht::test::count_mismatches;
+using ht::test::param_gradient_mismatches;
 using ht::test::random_tensor;
 
 namespace {
@@ -52,57 +53,6 @@ int count_nodes(const Tape& t, const std::string& op) {
   return n;
 }
 
-// Gradient of L = sum(fn(ps) * R) in ps.grad against central differences, for up to
-// `max_checks` elements of every parameter of an F64 ParamStore. Returns the mismatch count.
-i64 param_gradient_mismatches(const std::string& label, ParamStore& ps, const std::function<Var(Tape&)>& fn, i64 max_checks = 12) {
-  Rng rng(77);
-  Tensor R;
-  auto loss = [&](bool record) {
-    Tape t;
-    Var out = fn(t);
-    if (!R) R = random_tensor(out.shape(), rng);
-    double s = 0;
-    for (i64 i = 0; i < out.value().numel(); ++i) s += out.value().at(i) * R.at(i);
-    if (record) {
-      ps.zero_grad();
-      t.backward(out, R);
-    }
-    return s;
-  };
-  const double f0 = loss(true);
-  Tensor analytic = ps.flat_grads().clone();
-  i64 bad = 0, kinks = 0, checked = 0;
-  const double eps = 1e-6;
-  for (int p = 0; p < ps.size(); ++p) {
-    Tensor v = ps.value(p);
-    i64 n = v.numel(), stride = n > max_checks ? n / max_checks + 1 : 1, offset = v.data<double>() - ps.flat_values().data<double>();
-    std::vector<double> num, ana;
-    for (i64 i = 0; i < n; i += stride) {
-      double* x = v.data<double>() + i;
-      double orig = *x;
-      *x = orig + eps;
-      double fp = loss(false);
-      *x = orig - eps;
-      double fm = loss(false);
-      *x = orig;
-      ++checked;
-      // A ReLU or max-pool kink inside [x - eps, x + eps] makes the one-sided slopes disagree;
-      // central differences mean nothing there, so skip the element (and count it).
-      double right = (fp - f0) / eps, left = (f0 - fm) / eps;
-      if (std::fabs(right - left) > 1e-4 * (1 + std::fabs(right))) {
-        ++kinks;
-        continue;
-      }
-      num.push_back((fp - fm) / (2 * eps));
-      ana.push_back(analytic.data<double>()[offset + i]);
-    }
-    Tensor a = Tensor::wrap(ana.data(), {i64(ana.size())}, DType::F64), e = Tensor::wrap(num.data(), {i64(num.size())}, DType::F64);
-    bad += count_mismatches(label + ": d/d " + ps.name(p), a, e, 1e-6, 1e-5);
-  }
-  MESSAGE(label << ": " << checked << " parameter elements checked, " << kinks << " skipped at a kink");
-  if (kinks * 10 > checked) ++bad;  // a few kinks are expected, not many
-  return bad;
-}
 
 }  // namespace
 

@@ -1,0 +1,92 @@
+// hypertrain sample: text from a trained character language model, continuing a prime.
+#include <cxxopts.hpp>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/run_files.h"
+#include "engine/checkpoint.h"
+#include "engine/parallel.h"
+
+namespace ht {
+
+CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                          const std::function<void(const CharLMRun&)>& check) {
+  CharLMRun r;
+  r.dir = path;
+  if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
+    auto slash = path.find_last_of('/');
+    r.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    r.checkpoint = path;
+  }
+  while (r.dir.size() > 1 && r.dir.back() == '/') r.dir.pop_back();
+  if (!file_exists(r.dir + "/config.json")) throw std::invalid_argument(r.dir + " is not a run directory: no config.json");
+  if (r.checkpoint.empty()) r.checkpoint = run_checkpoint(r.dir);
+  if (!file_exists(r.checkpoint)) throw std::invalid_argument(r.dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
+  std::vector<std::string> sets;
+  if (!data_dir.empty()) sets.push_back("data_dir=" + Json(data_dir).dump());
+  Json user = Json::parse(read_text(r.dir + "/config.json"));
+  const std::string task = user.value("task", std::string("image"));
+  if (task != "charlm")
+    throw std::invalid_argument(what + " needs a character language model (task charlm); " + r.dir + " holds a run of task '" +
+                                task + "'");
+  r.cfg = resolve_config(user, r.dir + "/config.json", sets);
+  if (check) check(r);
+  r.task = std::make_unique<CharLMTask>(r.cfg);
+  r.ps = std::make_unique<ParamStore>();
+  r.task->build(*r.ps);
+  Rng rng(0);
+  r.ps->finalize(rng);
+  Checkpoint ck = load_checkpoint(r.checkpoint);
+  restore_params(*r.ps, ck);
+  r.step = ck.meta.value("step", i64(-1));
+  return r;
+}
+
+int cmd_sample(int argc, char** argv) {
+  cxxopts::Options o("hypertrain sample", "Continue a prime with a trained character language model");
+  o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
+      "prime", "text to start from (every character in the model's vocabulary)", cxxopts::value<std::string>())(
+      "length", "characters to generate after the prime", cxxopts::value<long>()->default_value("500"))(
+      "temperature", "softmax temperature (0: always the most likely character)",
+      cxxopts::value<double>()->default_value("1.0"))("seed", "random seed", cxxopts::value<long>()->default_value("1"))(
+      "out", "write the text to FILE (default: standard output)", cxxopts::value<std::string>())(
+      "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>())(
+      "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))("h,help", "this help");
+  auto a = o.parse(argc, argv);
+  if (a.count("help") || !a.count("checkpoint")) {
+    std::cout << o.help() << "\n";
+    return a.count("help") ? 0 : 2;
+  }
+  if (!a.count("prime") || a["prime"].as<std::string>().empty())
+    throw std::invalid_argument("sample needs a non-empty --prime TEXT to start from");
+  const std::string prime = a["prime"].as<std::string>();
+  const long length = a["length"].as<long>();
+  const double temperature = a["temperature"].as<double>();
+  if (length < 0) throw std::invalid_argument("--length must be >= 0, got " + std::to_string(length));
+  if (!(temperature >= 0) || !std::isfinite(temperature))
+    throw std::invalid_argument("--temperature must be >= 0 (0: argmax), got " + (std::ostringstream() << temperature).str());
+
+  Threads threads(a["threads"].as<int>());
+  CharLMRun run = load_charlm_run(a["checkpoint"].as<std::string>(), a.count("data") ? a["data"].as<std::string>() : "", "sample");
+  std::vector<std::int32_t> ids;
+  try {
+    ids = run.corpus().encode(prime);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--prime: ") + e.what());
+  }
+  Rng rng(std::uint64_t(a["seed"].as<long>()));
+  std::string text = prime + run.corpus().decode(charlm_sample(run.model(), *run.ps, ids, length, temperature, rng));
+  if (a.count("out")) {
+    const std::string out = a["out"].as<std::string>();
+    write_text_atomic(out, text);
+    std::cout << "wrote " << out << ": " << prime.size() << " characters of prime + " << length << " sampled from "
+              << run.checkpoint << " (step " << run.step << "), temperature " << temperature << "\n";
+  } else {
+    std::cout << text << "\n";
+  }
+  return 0;
+}
+
+}  // namespace ht
