@@ -32,6 +32,7 @@ CharLMSpec charlm_spec(const Json& cfg, i64 vocab) {
   s.vocab = vocab;
   s.input_dropout = m["input_dropout"].get<double>();
   s.output_dropout = m["output_dropout"].get<double>();
+  s.fused = m["fused"].get<bool>();
   s.cell.input = vocab;
   if (s.cell.hidden <= 0) throw std::invalid_argument("config key 'model.hidden' must be positive");
   return s;

@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/bench_charlm.h"
 #include "cli/bench_engine.h"
 #include "cli/commands.h"
 
@@ -10,11 +11,19 @@ namespace ht {
 int cmd_bench(int argc, char** argv) {
   cxxopts::Options o("hypertrain bench", "Throughput and efficiency against the sgemm peak measured in the same run");
   o.add_options()("engine", "MLP 784-1024-1024-10 training step vs its raw GEMMs")(
-      "model", "a model's training step: mnist-conv or mnist-hyperconv", cxxopts::value<std::string>())(
+      "model", "a model's training step: mnist-conv, mnist-hyperconv, lstm, ln-lstm, hyperlstm, ln-hyperlstm",
+      cxxopts::value<std::string>())(
+      "seq", "character models: segment length", cxxopts::value<long>()->default_value("100"))(
+      "hidden", "character models: main cell width", cxxopts::value<long>()->default_value("1000"))(
+      "hyper", "character models: hyper cell width", cxxopts::value<long>()->default_value("128"))(
+      "embed", "character models: N_z", cxxopts::value<long>()->default_value("4"))(
+      "vocab", "character models: one-hot vocabulary", cxxopts::value<long>()->default_value("50"))(
+      "no-sampling", "character models: skip the one-step sampling measurement")(
+      "no-reference", "character models: time the fused path only")(
       "json", "write the results as JSON to FILE", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "iters", "timed repetitions (median reported)", cxxopts::value<int>()->default_value("20"))(
-      "batch", "batch size (default 256 for --engine, 1000 for --model)", cxxopts::value<long>())("h,help", "this help");
+      "batch", "batch size (default 256 for --engine, 1000 for the MNIST models, 32 for character models)", cxxopts::value<long>())("h,help", "this help");
   auto a = o.parse(argc, argv);
   if (a.count("help") || (a.count("engine") == 0) == (a.count("model") == 0)) {
     std::cout << o.help() << "\n";
@@ -26,7 +35,23 @@ int cmd_bench(int argc, char** argv) {
   bool engine = a.count("engine") > 0;
   opt.batch = a.count("batch") ? a["batch"].as<long>() : engine ? 256 : 1000;
   nlohmann::json r;
-  if (engine) {
+  const std::string model = engine ? "" : a["model"].as<std::string>();
+  if (!engine && model.rfind("mnist-", 0) != 0) {
+    CharBenchOptions c;
+    c.model = model;
+    c.batch = a.count("batch") ? a["batch"].as<long>() : 32;
+    c.seq = a["seq"].as<long>();
+    c.hidden = a["hidden"].as<long>();
+    c.hyper = a["hyper"].as<long>();
+    c.embed = a["embed"].as<long>();
+    c.vocab = a["vocab"].as<long>();
+    c.threads = opt.threads;
+    c.iters = a.count("iters") ? opt.iters : 5;
+    c.sampling = a.count("no-sampling") == 0;
+    c.reference = a.count("no-reference") == 0;
+    r = run_charlm_bench(c);
+    print_charlm_bench(r);
+  } else if (engine) {
     r = run_engine_bench(opt);
     print_engine_bench(r);
   } else {

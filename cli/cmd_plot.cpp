@@ -341,15 +341,50 @@ static int plot_scaling(const std::string& path, const std::string& text_file, s
   return 0;
 }
 
+// hypertrain plot curves --run DIR [--run DIR ...] --out FILE: the validation metric of several runs
+// against the step (left) and against training seconds (right), from their metrics.jsonl.
+static int plot_curves(const std::vector<std::string>& runs, const std::string& out) {
+  std::vector<Series> by_step, by_time;
+  std::string metric;
+  for (auto& dir : runs) {
+    Json cfg = Json::parse(read_text(dir + "/config.json"));
+    std::string key;
+    Series s, t;
+    s.label = t.label = cfg.value("name", dir);
+    for (auto& row : read_jsonl(dir + "/metrics.jsonl")) {
+      if (key.empty())
+        for (auto it = row.begin(); it != row.end(); ++it)
+          if (it.key().rfind("valid_", 0) == 0 && it.key() != "valid_loss") key = it.key();
+      if (key.empty() || !row.contains(key)) continue;
+      s.x.push_back(row["step"].get<double>());
+      s.y.push_back(row[key].get<double>());
+      t.x.push_back(row["seconds"].get<double>());
+      t.y.push_back(row[key].get<double>());
+    }
+    if (key.empty()) throw std::invalid_argument(dir + "/metrics.jsonl holds no validation metric yet");
+    if (!metric.empty() && metric != key)
+      throw std::invalid_argument("runs measure different things (" + metric + " and " + key + "); plot them separately");
+    metric = key;
+    by_step.push_back(s);
+    by_time.push_back(t);
+  }
+  std::string label = metric.substr(6);
+  plot_learning_curves(out, "validation " + label + " against steps and against training seconds", by_step, "validation " + label,
+                       by_time, "validation " + label, "step", false, false, "training seconds");
+  std::cout << "wrote " << out << "\n";
+  return 0;
+}
+
 int cmd_plot(int argc, char** argv) {
   cxxopts::Options o("hypertrain plot",
                      "Pictures:\n  plot kernels --run DIR [--run DIR] [--out FILE]   second-layer kernels (Figure 2)\n"
                      "  plot scaling --checkpoint DIR --text FILE [--out FILE] [--max-chars N]   a hyper cell's scaling "
-                     "vectors while it reads FILE");
-  o.add_options()("what", "kernels or scaling", cxxopts::value<std::string>())(
-      "out", "PNG file (default: kernels.png; scaling: DIR/scaling.png)", cxxopts::value<std::string>())(
+                     "vectors while it reads FILE\n"
+                     "  plot curves --run DIR [--run DIR ...] [--out FILE]   validation metric of runs against steps and seconds");
+  o.add_options()("what", "kernels, scaling or curves", cxxopts::value<std::string>())(
+      "out", "PNG file (default: kernels.png, curves.png; scaling: DIR/scaling.png)", cxxopts::value<std::string>())(
       "h,help", "this help");
-  o.add_options("kernels")("run", "run directory (repeatable)", cxxopts::value<std::vector<std::string>>());
+  o.add_options("kernels, curves")("run", "run directory (repeatable)", cxxopts::value<std::vector<std::string>>());
   o.add_options("scaling")("checkpoint", "run directory of a hyperlstm or hyperrnn charlm run (or a .bin inside one)",
                            cxxopts::value<std::string>())("text", "text file for the model to read", cxxopts::value<std::string>())(
       "max-chars", "read at most this many characters of it (1..2000)", cxxopts::value<long>()->default_value("120"))(
@@ -378,7 +413,11 @@ int cmd_plot(int argc, char** argv) {
                         a["units"].as<long>(), a["lines"].as<std::string>(), a.count("center") > 0,
                         a.count("data") ? a["data"].as<std::string>() : "");
   }
-  throw std::invalid_argument("unknown picture '" + what + "' (known: kernels, scaling)");
+  if (what == "curves") {
+    if (!a.count("run")) throw std::invalid_argument("plot curves needs at least one --run DIR");
+    return plot_curves(a["run"].as<std::vector<std::string>>(), a.count("out") ? a["out"].as<std::string>() : "curves.png");
+  }
+  throw std::invalid_argument("unknown picture '" + what + "' (known: kernels, scaling, curves)");
 }
 
 }  // namespace ht

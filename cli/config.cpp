@@ -35,7 +35,7 @@ Json config_defaults(const std::string& task) {
       "model": {
         "cell": "hyperlstm", "hidden": 1000, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
         "input_dropout": 0.1, "output_dropout": 0.1, "recurrent_dropout": 0.1, "hyper_recurrent_dropout": 0.0,
-        "ln_eps": 0.001, "forget_bias": 1.0
+        "ln_eps": 0.001, "forget_bias": 1.0, "fused": true
       },
       "train": {
         "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,

@@ -332,7 +332,7 @@ void plot_lines(const std::string& path, const std::string& title, const std::st
 void plot_learning_curves(const std::string& path, const std::string& title, const std::vector<Series>& left,
                           const std::string& left_label, const std::vector<Series>& right,
                           const std::string& right_label, const std::string& xlabel, bool left_log_y,
-                          bool right_log_y) {
+                          bool right_log_y, const std::string& right_xlabel) {
   Canvas cv(1400, 580, kWhite);
   int top = 0;
   if (!title.empty()) {
@@ -341,7 +341,8 @@ void plot_learning_curves(const std::string& path, const std::string& title, con
   }
   const int mid = cv.width() / 2;
   draw_chart(cv, 0, top, mid - 1, cv.height() - 1, "", xlabel, left_label, left, left_log_y);
-  draw_chart(cv, mid, top, cv.width() - 1, cv.height() - 1, "", xlabel, right_label, right, right_log_y);
+  draw_chart(cv, mid, top, cv.width() - 1, cv.height() - 1, "", right_xlabel.empty() ? xlabel : right_xlabel, right_label, right,
+             right_log_y);
   cv.write_png(path);
 }
 

@@ -30,7 +30,7 @@ void plot_lines(const std::string& path, const std::string& title, const std::st
 void plot_learning_curves(const std::string& path, const std::string& title, const std::vector<Series>& left,
                           const std::string& left_label, const std::vector<Series>& right,
                           const std::string& right_label, const std::string& xlabel = "step",
-                          bool left_log_y = false, bool right_log_y = false);
+                          bool left_log_y = false, bool right_log_y = false, const std::string& right_xlabel = "");
 
 // Figure 2 of the paper: each panel is a conv weight [O, C, kh, kw] ([O, kh, kw] and [kh, kw] are
 // accepted too). The first max_kernels 2-D kernels (o-major, then c; max_kernels <= 0 means all)

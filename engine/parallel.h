@@ -23,6 +23,20 @@ class Threads {
 
 int default_thread_count();
 void set_blas_threads(int n);
+int blas_threads();
+
+// For its lifetime OpenBLAS runs every call on the calling thread, so oneTBB tasks may call BLAS
+// (one pool for both: no OpenBLAS worker spinning beside oneTBB's). Restores the count after.
+class BlasOnCaller {
+ public:
+  BlasOnCaller() : prev_(blas_threads()) { if (prev_ != 1) set_blas_threads(1); }
+  ~BlasOnCaller() { if (prev_ != 1) set_blas_threads(prev_); }
+  BlasOnCaller(const BlasOnCaller&) = delete;
+  BlasOnCaller& operator=(const BlasOnCaller&) = delete;
+
+ private:
+  int prev_;
+};
 
 // f(begin, end) over [0, n) in chunks of at least `grain` items; runs inline when n <= grain.
 template <class F> void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {

@@ -9,6 +9,7 @@
 #include "engine/ops/matmul.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/params.h"
+#include "models/fused_rnn.h"
 
 namespace ht {
 
@@ -47,7 +48,7 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
     throw std::invalid_argument("CharLM::forward: dropout needs an rng");
 
   std::vector<RnnCell::Bound> bound;
-  std::vector<std::vector<Var>> s{std::size_t(L)};
+  std::vector<std::vector<Var>> s(static_cast<std::size_t>(L));
   for (i64 l = 0; l < L; ++l) {
     bound.push_back(layers_[std::size_t(l)].bind(t, ps));
     auto shapes = layers_[std::size_t(l)].state_shapes(B);
@@ -60,6 +61,8 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
       s[std::size_t(l)].push_back(t.input(state[std::size_t(l)][k]));
     }
   }
+
+  if (spec_.fused && !trace && spec_.cell.kind != CellKind::HyperRNN) return forward_fused(t, ps, inputs, state, next, rng, training);
 
   const bool in_drop = training && spec_.input_dropout > 0, out_drop = training && spec_.output_dropout > 0;
   std::vector<Var> tops;
@@ -96,6 +99,58 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
   }
   Var hs = tops.size() == 1 ? tops[0] : concat(t, tops, 0);  // [T*B, H]
   return linear(t, hs, ps.var(t, w_out_), ps.var(t, b_out_));
+}
+
+Var CharLM::forward_fused(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
+                          bool training) const {
+  const i64 T = inputs.dim(0), B = inputs.dim(1), L = i64(layers_.size());
+  const bool in_drop = training && spec_.input_dropout > 0, out_drop = training && spec_.output_dropout > 0;
+  const bool hyper = spec_.cell.kind == CellKind::HyperLSTM;
+  const bool main_drop = training && spec_.cell.recurrent_dropout > 0, hyper_drop = training && hyper && spec_.cell.hyper_recurrent_dropout > 0;
+  // Draw every key in the order the reference path draws them, step by step: the input's, then
+  // for each layer the hyper cell's, the main cell's and the output dropout's.
+  Tensor ids = t.alloc({T, B}, DType::I32);
+  ids.copy_from(inputs);
+  std::vector<std::vector<std::uint64_t>> mkeys(static_cast<std::size_t>(L)), hkeys(static_cast<std::size_t>(L)), okeys(static_cast<std::size_t>(L));
+  for (i64 s = 0; s < T; ++s) {
+    if (in_drop) {
+      const std::uint64_t key = rng->next_u64();
+      for (i64 b = 0; b < B; ++b)
+        if (hash_uniform(key, std::uint64_t(b)) < spec_.input_dropout) ids.data<std::int32_t>()[s * B + b] = -1;
+    }
+    for (i64 l = 0; l < L; ++l) {
+      if (hyper_drop) hkeys[std::size_t(l)].push_back(rng->next_u64());
+      if (main_drop) mkeys[std::size_t(l)].push_back(rng->next_u64());
+      if (out_drop) okeys[std::size_t(l)].push_back(rng->next_u64());
+    }
+  }
+  if (next) next->assign(std::size_t(L), {});
+  Var x;
+  for (i64 l = 0; l < L; ++l) {
+    const RnnCell& cell = layers_[std::size_t(l)];
+    RnnCell::Bound w = cell.bind(t, ps);
+    std::vector<Var> s0;
+    for (auto& v : state[std::size_t(l)]) s0.push_back(t.input(v));
+    FusedInput in;
+    in.steps = T;
+    in.batch = B;
+    if (l == 0) {
+      in.ids = ids;
+      in.scale = in_drop ? 1.0 / (1.0 - spec_.input_dropout) : 1.0;
+    } else {
+      in.dense = x;
+    }
+    x = fused_rnn_layer(t, cell, w, in, s0, mkeys[std::size_t(l)], hkeys[std::size_t(l)], training, next ? &(*next)[std::size_t(l)] : nullptr);
+    if (out_drop) {
+      Tensor mask = t.alloc({T * B, spec_.cell.hidden}, x.dtype());
+      for (i64 s = 0; s < T; ++s) {
+        Tensor part = mask.rows(s * B, (s + 1) * B);
+        dropout_mask(part, spec_.output_dropout, okeys[std::size_t(l)][std::size_t(s)]);
+      }
+      x = mul(t, x, t.input(mask));
+    }
+  }
+  return linear(t, x, ps.var(t, w_out_), ps.var(t, b_out_));
 }
 
 std::string CharLM::describe() const {

@@ -15,6 +15,10 @@ struct CharLMSpec {
   i64 vocab = 0;
   double input_dropout = 0;   // drop probability of a one-hot input (the whole symbol)
   double output_dropout = 0;  // on the top layer's h before the softmax, and between layers
+  // One fused tape node per layer per segment (models/fused_rnn.h) instead of the reference
+  // cells' per-step ops; the same numbers, drawn from the same random keys. The HyperRNN and
+  // traced runs (plot scaling) always use the reference cells.
+  bool fused = true;
 };
 
 // The carried state: for each layer, the cell's state tensors (RnnCell::state_shapes order).
@@ -24,6 +28,7 @@ class CharLM {
  public:
   CharLM(const Scope& scope, const CharLMSpec& spec);
   const CharLMSpec& spec() const { return spec_; }
+  void set_fused(bool fused) { spec_.fused = fused; }  // both paths share the parameters
   const RnnCell& layer(int l) const { return layers_[std::size_t(l)]; }
 
   RnnState zero_state(i64 batch, DType dt) const;
@@ -39,6 +44,8 @@ class CharLM {
   std::string describe() const;
 
  private:
+  Var forward_fused(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
+                    bool training) const;
   CharLMSpec spec_;
   std::vector<RnnCell> layers_;
   int w_out_ = -1, b_out_ = -1;

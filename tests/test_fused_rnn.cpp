@@ -1,0 +1,186 @@
+// The fused sequence op against the reference cells (the oracle): outputs, final state and every
+// parameter's gradient, in double to 1e-9 and in float to 1e-4 relative; with and without layer
+// norm; with input, output and recurrent dropout under the same keys; odd sizes, batch 1,
+// sequence length 1, two layers. Plus central differences through the fused node itself
+// (initial state and dense input included).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
+#include "models/char_lm.h"
+#include "models/fused_rnn.h"
+#include "tests/check.h"
+
+using namespace ht;
+using ht::test::check_close;
+using ht::test::check_gradients;
+using ht::test::random_tensor;
+
+namespace {
+
+struct Case {
+  i64 B, T, H, K, Nz, V;
+  int layers;
+};
+
+void randomise(ParamStore& ps, Rng& rng) {
+  for (int i = 0; i < ps.size(); ++i) {
+    Tensor v = ps.value(i);
+    for (i64 k = 0; k < v.numel(); ++k) {
+      double x = rng.uniform(-0.6, 0.6);
+      if (v.dtype() == DType::F64) v.data<double>()[k] = x;
+      else v.data<float>()[k] = float(x);
+    }
+  }
+}
+
+struct PathResult {
+  Tensor logits, grads;
+  RnnState state;
+  Rng::State rng_after;
+};
+
+PathResult run_path(CharLM& lm, ParamStore& ps, bool fused, const Tensor& x, const RnnState& s0, const Tensor& R, bool training) {
+  lm.set_fused(fused);
+  Rng rng(2024);
+  Tape t;
+  ps.zero_grad();
+  PathResult r;
+  Var logits = lm.forward(t, ps, x, s0, &r.state, &rng, training);
+  t.backward(logits, R);
+  r.logits = logits.value().clone();
+  r.grads = ps.flat_grads().clone();
+  r.rng_after = rng.state();
+  return r;
+}
+
+void compare(const char* label, CellKind kind, bool ln, const Case& c, DType dt, bool dropout) {
+  ParamStore ps(dt);
+  CharLMSpec spec;
+  spec.cell.kind = kind;
+  spec.cell.layer_norm = ln;
+  spec.cell.hidden = c.H;
+  spec.cell.hyper = c.K;
+  spec.cell.embed = c.Nz;
+  spec.layers = c.layers;
+  spec.vocab = c.V;
+  if (dropout) {
+    spec.cell.recurrent_dropout = 0.3;
+    spec.cell.hyper_recurrent_dropout = kind == CellKind::HyperLSTM ? 0.25 : 0;
+    spec.input_dropout = 0.2;
+    spec.output_dropout = 0.35;
+  }
+  CharLM lm(Scope(ps), spec);
+  Rng rng(7);
+  ps.finalize(rng);
+  randomise(ps, rng);
+  Tensor x = Tensor::empty({c.T, c.B}, DType::I32);
+  for (i64 i = 0; i < x.numel(); ++i) x.data<std::int32_t>()[i] = std::int32_t(rng.below(std::uint64_t(c.V)));
+  RnnState s0 = lm.zero_state(c.B, dt);
+  for (auto& layer : s0)
+    for (auto& v : layer) v.copy_from(random_tensor(v.shape(), rng, -0.5, 0.5, dt));
+  Tensor R = random_tensor({c.T * c.B, c.V}, rng, -1, 1, dt);
+  PathResult ref = run_path(lm, ps, false, x, s0, R, dropout);
+  PathResult fus = run_path(lm, ps, true, x, s0, R, dropout);
+  const double atol = dt == DType::F64 ? 1e-9 : 1e-5, rtol = dt == DType::F64 ? 1e-9 : 1e-4;
+  std::string name = std::string(label) + " B" + std::to_string(c.B) + " T" + std::to_string(c.T) + " H" + std::to_string(c.H) + " L" +
+                     std::to_string(c.layers) + (dt == DType::F64 ? " f64" : " f32") + (dropout ? " dropout" : "");
+  CHECK_MESSAGE(check_close(name + " logits", fus.logits, ref.logits, atol, rtol), name);
+  for (std::size_t l = 0; l < ref.state.size(); ++l)
+    for (std::size_t k = 0; k < ref.state[l].size(); ++k)
+      CHECK_MESSAGE(check_close(name + " final state", fus.state[l][k], ref.state[l][k], atol, rtol), name);
+  // every parameter's gradient, named
+  for (int p = 0; p < ps.size(); ++p) {
+    Tensor v = ps.value(p);
+    i64 offset = (static_cast<char*>(v.raw()) - static_cast<char*>(ps.flat_values().raw())) / i64(dtype_size(dt));
+    Tensor a = fus.grads.view({fus.grads.numel()}).rows(offset, offset + v.numel());
+    Tensor e = ref.grads.view({ref.grads.numel()}).rows(offset, offset + v.numel());
+    CHECK_MESSAGE(check_close(name + " d/d " + ps.name(p), a, e, atol, rtol), std::string(name + " " + ps.name(p)));
+  }
+  CHECK(fus.rng_after == ref.rng_after);  // the same number of draws: training continues identically
+}
+
+const Case kCases[] = {{3, 5, 7, 4, 3, 6, 1}, {1, 1, 5, 3, 2, 4, 1}, {2, 4, 6, 5, 1, 5, 2}, {4, 3, 9, 6, 2, 7, 1}};
+
+}  // namespace
+
+TEST_CASE("fused LSTM / LN-LSTM / HyperLSTM / LN-HyperLSTM equal the reference cells in double (1e-9)") {
+  for (const auto& c : kCases)
+    for (bool dropout : {false, true}) {
+      compare("lstm", CellKind::LSTM, false, c, DType::F64, dropout);
+      compare("ln-lstm", CellKind::LSTM, true, c, DType::F64, dropout);
+      compare("hyperlstm", CellKind::HyperLSTM, false, c, DType::F64, dropout);
+      compare("ln-hyperlstm", CellKind::HyperLSTM, true, c, DType::F64, dropout);
+    }
+}
+
+TEST_CASE("fused equals reference in float (1e-4 relative)") {
+  for (const auto& c : kCases) {
+    compare("lstm", CellKind::LSTM, false, c, DType::F32, true);
+    compare("ln-lstm", CellKind::LSTM, true, c, DType::F32, true);
+    compare("hyperlstm", CellKind::HyperLSTM, false, c, DType::F32, true);
+    compare("ln-hyperlstm", CellKind::HyperLSTM, true, c, DType::F32, true);
+  }
+}
+
+TEST_CASE("the fused node's gradients match central differences: initial state, dense input, parameters") {
+  for (bool hyper : {false, true})
+    for (bool ln : {false, true}) {
+      ParamStore ps(DType::F64);
+      CellSpec spec;
+      spec.kind = hyper ? CellKind::HyperLSTM : CellKind::LSTM;
+      spec.layer_norm = ln;
+      spec.input = 3;
+      spec.hidden = 4;
+      spec.hyper = 3;
+      spec.embed = 2;
+      spec.recurrent_dropout = 0.2;
+      spec.hyper_recurrent_dropout = hyper ? 0.2 : 0;
+      RnnCell cell(Scope(ps, "c."), spec);
+      Rng rng(5);
+      ps.finalize(rng);
+      randomise(ps, rng);
+      const i64 T = 3, B = 2;
+      std::vector<Tensor> inputs;
+      for (auto& s : cell.state_shapes(B)) inputs.push_back(random_tensor(s, rng, -0.5, 0.5));
+      inputs.push_back(random_tensor({T * B, 3}, rng));
+      std::vector<std::uint64_t> mk = {11, 12, 13}, hk = {21, 22, 23};
+      std::string label = std::string(hyper ? "hyperlstm" : "lstm") + (ln ? " ln" : "");
+      check_gradients("fused " + label, [&](Tape& t, const std::vector<Var>& v) {
+        auto w = cell.bind(t, ps);
+        FusedInput in;
+        in.steps = T;
+        in.batch = B;
+        in.dense = v.back();
+        std::vector<Var> s0(v.begin(), v.end() - 1);
+        return fused_rnn_layer(t, cell, w, in, s0, mk, hk, true, nullptr);
+      }, inputs);
+    }
+}
+
+TEST_CASE("fused_rnn_layer refuses wrong shapes and the HyperRNN") {
+  ParamStore ps;
+  CellSpec spec;
+  spec.kind = CellKind::HyperRNN;
+  spec.input = 3;
+  spec.hidden = 4;
+  RnnCell rnn(Scope(ps, "r."), spec);
+  spec.kind = CellKind::LSTM;
+  RnnCell lstm(Scope(ps, "l."), spec);
+  Rng rng(1);
+  ps.finalize(rng);
+  Tape t;
+  FusedInput in;
+  in.steps = 2;
+  in.batch = 2;
+  in.ids = Tensor::zeros({2, 2}, DType::I32);
+  std::vector<Var> s0 = {t.input(Tensor::zeros({2, 4})), t.input(Tensor::zeros({2, 4}))};
+  CHECK_THROWS_WITH(fused_rnn_layer(t, rnn, rnn.bind(t, ps), in, s0, {}, {}, false, nullptr), doctest::Contains("HyperRNN"));
+  in.ids = Tensor::zeros({3, 2}, DType::I32);
+  CHECK_THROWS_WITH(fused_rnn_layer(t, lstm, lstm.bind(t, ps), in, s0, {}, {}, false, nullptr), doctest::Contains("ids must be i32 [2, 2]"));
+  in.ids = Tensor::zeros({2, 2}, DType::I32);
+  std::vector<Var> bad = {t.input(Tensor::zeros({2, 5})), t.input(Tensor::zeros({2, 4}))};
+  CHECK_THROWS_WITH(fused_rnn_layer(t, lstm, lstm.bind(t, ps), in, bad, {}, {}, false, nullptr), doctest::Contains("state 0 is [2, 5]"));
+}
