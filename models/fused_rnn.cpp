@@ -2,11 +2,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <type_traits>
 #include <stdexcept>
 
 #include "engine/blas.h"
 #include "engine/fastmath.h"
+#include "engine/packed_gemm.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/layer_norm.h"
 #include "engine/parallel.h"
@@ -105,6 +108,29 @@ void par_gemm(bool tb, i64 M, i64 N, i64 K, const T* A, i64 lda, const T* Bm, i6
   });
 }
 
+// The per-step product C = A W (or A W^T) on a weight that is fixed for the segment: float uses
+// the packed weight-stationary kernel (packed once per segment), double the BLAS split above.
+struct StepWeight {
+  const void* w = nullptr;
+  i64 K = 0, N = 0, ld = 0;
+  bool trans = false;
+  std::shared_ptr<PackedMatrix> packed;  // float only
+};
+
+template <class T> StepWeight step_weight(const T* W, i64 K, i64 N, i64 ld, bool trans) {
+  StepWeight s{W, K, N, ld, trans, nullptr};
+  if constexpr (std::is_same_v<T, float>) {
+    s.packed = std::make_shared<PackedMatrix>();
+    s.packed->pack(W, K, N, ld, trans);
+  }
+  return s;
+}
+
+template <class T> void step_gemm(i64 M, const T* A, i64 lda, const StepWeight& w, T beta, T* C, i64 ldc) {
+  if constexpr (std::is_same_v<T, float>) packed_gemm(M, A, lda, *w.packed, beta, C, ldc);
+  else par_gemm<T>(w.trans, M, w.N, w.K, A, lda, static_cast<const T*>(w.w), w.ld, beta, C, ldc);
+}
+
 // Rows of the batch per task in the per-step loops: two halves at batch 32 on two cores.
 constexpr i64 kRowGrain = 8;
 // Chunks of the batch in the backward loop (see the measurements in the note below).
@@ -176,14 +202,17 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
       dhv(dxv.size()), bzv(dxv.size());
   Tensor mmask = p_main > 0 ? Tensor::empty({B, H}, dt) : Tensor(), hmask = p_hyp > 0 ? Tensor::empty({B, K}, dt) : Tensor();
 
+  const StepWeight pWh = step_weight<T>(Wh, H, H4, H4, false);
+  const StepWeight pWhin = hyper ? step_weight<T>(hWhin, H, K4, K4, false) : StepWeight();
+  const StepWeight pWhh = hyper ? step_weight<T>(hWh, K, K4, K4, false) : StepWeight();
   std::optional<BlasOnCaller> serial_blas(std::in_place);  // per-step GEMMs: parts on oneTBB's workers
   for (i64 s = 0; s < S; ++s) {
     const T* hprev = ptr<T>(hist) + s * B * H;
     if (hyper) {
       // Hyper cell on [x_t; h_{t-1}] from ĥ_{t-1}.
       T* hp = ptr<T>(hpre) + s * B * K4;
-      par_gemm<T>(false, B, K4, H, hprev, H, hWhin, K4, T(0), hp, K4);
-      par_gemm<T>(false, B, K4, K, ptr<T>(hhist) + s * B * K, K, hWh, K4, T(1), hp, K4);
+      step_gemm<T>(B, hprev, H, pWhin, T(0), hp, K4);
+      step_gemm<T>(B, ptr<T>(hhist) + s * B * K, K, pWhh, T(1), hp, K4);
       if (p_hyp > 0) dropout_mask(hmask, p_hyp, hyper_keys[static_cast<std::size_t>(s)]);
       parallel_for(B, kRowGrain, [&](i64 b0, i64 b1) {
         std::vector<T> scratch(static_cast<std::size_t>(8 * nmax));
@@ -233,7 +262,7 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
       });
     }
     T* wh = ptr<T>(whs) + s * B * H4;
-    par_gemm<T>(false, B, H4, H, hprev, H, Wh, H4, T(0), wh, H4);
+    step_gemm<T>(B, hprev, H, pWh, T(0), wh, H4);
     T* pr = ln ? ptr<T>(pre) + s * B * H4 : prebuf.data();
     if (p_main > 0) dropout_mask(mmask, p_main, main_keys[static_cast<std::size_t>(s)]);
     parallel_for(B, kRowGrain, [&](i64 b0, i64 b1) {
@@ -353,6 +382,10 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
       });
     };
 
+    // W^T for the per-step products of the backward, packed once.
+    const StepWeight tWh = step_weight<T>(Wh, H4, H, H4, true);
+    const StepWeight tWhin = hyper ? step_weight<T>(hWhin, K4, H, K4, true) : StepWeight();
+    const StepWeight tWhh = hyper ? step_weight<T>(hWh, K4, K, K4, true) : StepWeight();
     std::optional<BlasOnCaller> serial_blas(std::in_place);
     for (i64 s = S - 1; s >= 0; --s) {
       if (p_main > 0) dropout_mask(mm, p_main, keys_m[static_cast<std::size_t>(s)]);
@@ -457,11 +490,11 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
               for (i64 j = 0; j < K4; ++j) ck.ghWx[i64(idv[r]) * K4 + j] += dhp[j] * scale;
           }
         });
-        par_gemm<T>(true, B, K, K4, hp, K4, hWh, K4, T(0), dhh_next.data(), K);
-        par_gemm<T>(true, B, H, K4, hp, K4, hWhin, K4, T(0), dh_next.data(), H);
-        par_gemm<T>(true, B, H, H4, wh, H4, Wh, H4, T(1), dh_next.data(), H);
+        step_gemm<T>(B, hp, K4, tWhh, T(0), dhh_next.data(), K);
+        step_gemm<T>(B, hp, K4, tWhin, T(0), dh_next.data(), H);
+        step_gemm<T>(B, wh, H4, tWh, T(1), dh_next.data(), H);
       } else {
-        par_gemm<T>(true, B, H, H4, wh, H4, Wh, H4, T(0), dh_next.data(), H);
+        step_gemm<T>(B, wh, H4, tWh, T(0), dh_next.data(), H);
       }
     }
     serial_blas.reset();  // the weight-gradient GEMMs below use every BLAS thread

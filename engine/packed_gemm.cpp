@@ -1,0 +1,132 @@
+#include "engine/packed_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "engine/blas.h"
+#include "engine/parallel.h"
+#include "engine/tensor.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace ht {
+
+namespace {
+constexpr std::int64_t kPanel = 16;  // columns per panel: one AVX-512 register of floats
+constexpr int kMR = 8, kNR = 3;      // register tile: 8 rows x 3 panels = 24 accumulators
+}  // namespace
+
+void PackedMatrix::pack(const float* W, std::int64_t K, std::int64_t N, std::int64_t ldw, bool transpose) {
+  if (K <= 0 || N <= 0) throw std::invalid_argument("PackedMatrix::pack: empty matrix");
+  const std::int64_t panels = (N + kPanel - 1) / kPanel, need = panels * K * kPanel;
+  if (need > capacity_) {
+    data_ = std::unique_ptr<float, void (*)(void*)>(static_cast<float*>(aligned_alloc64(std::size_t(need) * sizeof(float))),
+                                                    aligned_free64);
+    capacity_ = need;
+  }
+  K_ = K;
+  N_ = N;
+  ld_ = ldw;
+  trans_ = transpose;
+  src_ = W;
+  float* out = data_.get();
+  parallel_for(panels, 4, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      float* dst = out + p * K * kPanel;
+      const std::int64_t n0 = p * kPanel, width = std::min(kPanel, N - n0);
+      for (std::int64_t k = 0; k < K; ++k) {
+        float* d = dst + k * kPanel;
+        if (!transpose) {
+          std::memcpy(d, W + k * ldw + n0, std::size_t(width) * sizeof(float));
+        } else {
+          for (std::int64_t c = 0; c < width; ++c) d[c] = W[(n0 + c) * ldw + k];
+        }
+        for (std::int64_t c = width; c < kPanel; ++c) d[c] = 0.0f;
+      }
+    }
+  });
+}
+
+#if defined(__AVX512F__)
+
+bool packed_gemm_native() { return true; }
+
+namespace {
+
+// C tile [MR rows, NR panels] = A rows times the NR panels starting at `wp` (+ beta C). The last
+// panel's store is masked to `last` columns.
+template <int MR, int NR>
+void tile(std::int64_t K, const float* A, std::int64_t lda, const float* wp, std::int64_t pstride, float beta, float* C,
+          std::int64_t ldc, __mmask16 last) {
+  __m512 acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int n = 0; n < NR; ++n) acc[r][n] = _mm512_setzero_ps();
+  for (std::int64_t k = 0; k < K; ++k) {
+    __m512 w[NR];
+    for (int n = 0; n < NR; ++n) w[n] = _mm512_load_ps(wp + n * pstride + k * kPanel);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      for (int n = 0; n < NR; ++n) acc[r][n] = _mm512_fmadd_ps(a, w[n], acc[r][n]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int n = 0; n < NR; ++n) {
+      const __mmask16 m = n == NR - 1 ? last : __mmask16(0xFFFF);
+      float* c = C + r * ldc + n * kPanel;
+      __m512 v = acc[r][n];
+      if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+      _mm512_mask_storeu_ps(c, m, v);
+    }
+}
+
+using TileFn = void (*)(std::int64_t, const float*, std::int64_t, const float*, std::int64_t, float, float*, std::int64_t, __mmask16);
+
+template <int MR> constexpr TileFn pick(int nr) { return nr == 1 ? tile<MR, 1> : nr == 2 ? tile<MR, 2> : tile<MR, 3>; }
+
+TileFn tile_fn(int mr, int nr) {
+  switch (mr) {
+    case 1: return pick<1>(nr);
+    case 2: return pick<2>(nr);
+    case 3: return pick<3>(nr);
+    case 4: return pick<4>(nr);
+    case 5: return pick<5>(nr);
+    case 6: return pick<6>(nr);
+    case 7: return pick<7>(nr);
+    default: return pick<8>(nr);
+  }
+}
+
+}  // namespace
+
+void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedMatrix& W, float beta, float* C, std::int64_t ldc) {
+  if (beta != 0.0f && beta != 1.0f) throw std::invalid_argument("packed_gemm: beta must be 0 or 1");
+  const std::int64_t K = W.rows(), N = W.cols(), panels = (N + kPanel - 1) / kPanel, groups = (panels + kNR - 1) / kNR;
+  const std::int64_t pstride = K * kPanel;
+  parallel_for(groups, std::max<std::int64_t>(1, groups / 8), [&](std::int64_t g0, std::int64_t g1) {
+    for (std::int64_t g = g0; g < g1; ++g) {
+      const std::int64_t p0 = g * kNR, nr = std::min<std::int64_t>(kNR, panels - p0);
+      const std::int64_t last_cols = std::min<std::int64_t>(kPanel, N - (p0 + nr - 1) * kPanel);
+      const __mmask16 last = __mmask16((1u << last_cols) - 1u);
+      const float* wp = W.panels() + p0 * pstride;
+      for (std::int64_t r0 = 0; r0 < M; r0 += kMR) {
+        const int mr = int(std::min<std::int64_t>(kMR, M - r0));
+        tile_fn(mr, int(nr))(K, A + r0 * lda, lda, wp, pstride, beta, C + r0 * ldc + p0 * kPanel, ldc, last);
+      }
+    }
+  });
+}
+
+#else
+
+bool packed_gemm_native() { return false; }
+
+void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedMatrix& W, float beta, float* C, std::int64_t ldc) {
+  gemm(false, W.transposed(), M, W.cols(), W.rows(), 1.0f, A, lda, W.source(), W.source_ld(), beta, C, ldc);
+}
+
+#endif
+
+}  // namespace ht
