@@ -117,9 +117,14 @@ struct StepWeight {
   std::shared_ptr<PackedMatrix> packed;  // float only
 };
 
-template <class T> StepWeight step_weight(const T* W, i64 K, i64 N, i64 ld, bool trans) {
+// Packing costs about one product's worth of memory traffic, so it pays from a few steps on;
+// one-step calls (sampling) use BLAS directly.
+constexpr i64 kPackFromSteps = 4;
+
+template <class T> StepWeight step_weight(const T* W, i64 K, i64 N, i64 ld, bool trans, i64 steps) {
   StepWeight s{W, K, N, ld, trans, nullptr};
   if constexpr (std::is_same_v<T, float>) {
+    if (steps < kPackFromSteps) return s;
     s.packed = std::make_shared<PackedMatrix>();
     s.packed->pack(W, K, N, ld, trans);
   }
@@ -127,8 +132,9 @@ template <class T> StepWeight step_weight(const T* W, i64 K, i64 N, i64 ld, bool
 }
 
 template <class T> void step_gemm(i64 M, const T* A, i64 lda, const StepWeight& w, T beta, T* C, i64 ldc) {
-  if constexpr (std::is_same_v<T, float>) packed_gemm(M, A, lda, *w.packed, beta, C, ldc);
-  else par_gemm<T>(w.trans, M, w.N, w.K, A, lda, static_cast<const T*>(w.w), w.ld, beta, C, ldc);
+  if constexpr (std::is_same_v<T, float>)
+    if (w.packed) return packed_gemm(M, A, lda, *w.packed, beta, C, ldc);
+  par_gemm<T>(w.trans, M, w.N, w.K, A, lda, static_cast<const T*>(w.w), w.ld, beta, C, ldc);
 }
 
 // Rows of the batch per task in the per-step loops: two halves at batch 32 on two cores.
@@ -202,9 +208,9 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
       dhv(dxv.size()), bzv(dxv.size());
   Tensor mmask = p_main > 0 ? Tensor::empty({B, H}, dt) : Tensor(), hmask = p_hyp > 0 ? Tensor::empty({B, K}, dt) : Tensor();
 
-  const StepWeight pWh = step_weight<T>(Wh, H, H4, H4, false);
-  const StepWeight pWhin = hyper ? step_weight<T>(hWhin, H, K4, K4, false) : StepWeight();
-  const StepWeight pWhh = hyper ? step_weight<T>(hWh, K, K4, K4, false) : StepWeight();
+  const StepWeight pWh = step_weight<T>(Wh, H, H4, H4, false, S);
+  const StepWeight pWhin = hyper ? step_weight<T>(hWhin, H, K4, K4, false, S) : StepWeight();
+  const StepWeight pWhh = hyper ? step_weight<T>(hWh, K, K4, K4, false, S) : StepWeight();
   std::optional<BlasOnCaller> serial_blas(std::in_place);  // per-step GEMMs: parts on oneTBB's workers
   for (i64 s = 0; s < S; ++s) {
     const T* hprev = ptr<T>(hist) + s * B * H;
@@ -383,9 +389,9 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
     };
 
     // W^T for the per-step products of the backward, packed once.
-    const StepWeight tWh = step_weight<T>(Wh, H4, H, H4, true);
-    const StepWeight tWhin = hyper ? step_weight<T>(hWhin, K4, H, K4, true) : StepWeight();
-    const StepWeight tWhh = hyper ? step_weight<T>(hWh, K4, K, K4, true) : StepWeight();
+    const StepWeight tWh = step_weight<T>(Wh, H4, H, H4, true, S);
+    const StepWeight tWhin = hyper ? step_weight<T>(hWhin, K4, H, K4, true, S) : StepWeight();
+    const StepWeight tWhh = hyper ? step_weight<T>(hWh, K4, K, K4, true, S) : StepWeight();
     std::optional<BlasOnCaller> serial_blas(std::in_place);
     for (i64 s = S - 1; s >= 0; --s) {
       if (p_main > 0) dropout_mask(mm, p_main, keys_m[static_cast<std::size_t>(s)]);
