@@ -26,6 +26,8 @@ class CharLMTask : public Task {
   const char* item_name() const override { return "characters"; }
   const char* metric_name() const override { return "bpc"; }
   Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) override;
+  // quick: a prefix of train.eval_chars as train.eval_batch streams; otherwise the whole split as
+  // one stream (the paper's protocol).
   EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) override;
   std::string describe() const override;
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;

@@ -39,7 +39,7 @@ Json config_defaults(const std::string& task) {
       },
       "train": {
         "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
-        "eval_batch": 64, "eval_seq": 100, "eval_chars": 0,
+        "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000,
         "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
         "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
         "lr": {"type": "constant", "lr": 0.001},

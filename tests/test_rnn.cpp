@@ -233,10 +233,12 @@ TEST_CASE("Appendix A.2.3: every scaling vector starts at exactly 0.1, and the h
 
 TEST_CASE("a segment run in two halves with the state carried equals the whole segment, for every cell and 2 layers") {
   for (const auto& v : kVariants) {
-    for (int layers : {1, 2}) {
+    for (int layers : {1, 2})
+    for (bool fused : {false, true}) {
       ParamStore ps(DType::F64);
       CharLMSpec spec;
       spec.cell = small_spec(v, 0);
+      spec.fused = fused;
       spec.layers = layers;
       spec.vocab = 7;
       CharLM lm(Scope(ps), spec);
@@ -253,7 +255,7 @@ TEST_CASE("a segment run in two halves with the state carried equals the whole s
       Tape t1, t2;
       Tensor first = lm.forward(t1, ps, all.rows(0, 2), s0, &half_state, nullptr, false).value();
       Tensor second = lm.forward(t2, ps, all.rows(2, T), half_state, &end_state, nullptr, false).value();
-      std::string label = std::string(v.label) + " x" + std::to_string(layers);
+      std::string label = std::string(v.label) + " x" + std::to_string(layers) + (fused ? " fused" : " reference");
       CHECK(check_close(label + " first half", first, whole.rows(0, 2 * B), 1e-12, 1e-12));
       CHECK(check_close(label + " second half", second, whole.rows(2 * B, T * B), 1e-12, 1e-12));
       for (int l = 0; l < layers; ++l)
@@ -264,10 +266,12 @@ TEST_CASE("a segment run in two halves with the state carried equals the whole s
 }
 
 TEST_CASE("a stream's outputs do not depend on the other streams of its batch") {
-  for (const auto& v : kVariants) {
+  for (const auto& v : kVariants)
+  for (bool fused : {false, true}) {
     ParamStore ps(DType::F64);
     CharLMSpec spec;
     spec.cell = small_spec(v, 0);
+    spec.fused = fused;
     spec.vocab = 6;
     CharLM lm(Scope(ps), spec);
     Rng rng(31);
