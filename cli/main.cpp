@@ -18,8 +18,11 @@ static void usage() {
                "  plot scaling --checkpoint DIR --text FILE [--out PNG] [--max-chars N]\n"
                "                                 a hyper cell's scaling vectors d_h, d_x while it reads FILE\n"
                "  report RUN_DIR...              a table of finished runs beside the paper's figures\n"
+               "  plot curves --run DIR [--run DIR ...] [--out FILE]   validation metric against steps and seconds\n"
                "  bench --engine [--json FILE]   engine benchmark: MLP step vs its GEMMs vs the sgemm peak\n"
                "  bench --model mnist-conv|mnist-hyperconv   a model's training step vs the sgemm peak\n"
+               "  bench --model lstm|ln-lstm|hyperlstm|ln-hyperlstm [--batch B --hidden H ...]\n"
+               "                                 fused vs reference character-model step, and sampling\n"
                "run `hypertrain <command> --help` for a command's options\n");
 }
 
