@@ -38,11 +38,6 @@ static int plot_kernels(const std::vector<std::string>& runs, const std::string&
 
 namespace {
 
-constexpr Rgb kWhite{255, 255, 255};
-constexpr Rgb kBlack{0, 0, 0};
-constexpr Rgb kText{30, 30, 30};
-constexpr Rgb kFaint{140, 140, 140};
-constexpr Rgb kGrid{228, 228, 228};
 
 // One heat map (rows x cols, row-major) or one line chart over the same columns (time).
 struct ScalingPanel {

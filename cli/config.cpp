@@ -7,30 +7,35 @@
 namespace ht {
 
 Json config_defaults(const std::string& task) {
-  if (task == "image")
-    return Json::parse(R"({
-      "name": "",
+  // What the training loop reads for every task (cli/trainer.cpp); each task adds its own keys.
+  Json cfg = Json::parse(R"({
+    "name": "",
+    "data_dir": "",
+    "train": {
+      "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+      "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
+      "lr": {"type": "constant", "lr": 0.001},
+      "patience": 0, "seed": 1, "threads": 0
+    },
+    "paper": {}
+  })");
+  Json own;
+  if (task == "image") {
+    own = Json::parse(R"({
       "task": "image",
       "data": "mnist",
-      "data_dir": "",
       "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256},
       "train": {
         "batch": 1000, "steps": 5500, "eval_every": 55, "checkpoint_every": 550, "eval_batch": 1000,
-        "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-        "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
-        "lr": {"type": "constant", "lr": 0.001},
-        "clip": 0.0, "augment": true, "patience": 0, "valid_size": 5000, "seed": 1, "threads": 0
-      },
-      "paper": {}
+        "clip": 0.0, "augment": true, "valid_size": 5000
+      }
     })");
-  if (task == "charlm")
+  } else if (task == "charlm") {
     // Penn Treebank settings of §4.3 / A.3.3: batch 128, segments of 100, Adam 0.001, clipping 1.0,
     // keep probability 0.9 on input, output and the candidate (drop 0.1).
-    return Json::parse(R"({
-      "name": "",
+    own = Json::parse(R"({
       "task": "charlm",
       "data": "ptb",
-      "data_dir": "",
       "enwik8_splits": [90000000, 5000000, 5000000],
       "model": {
         "cell": "hyperlstm", "hidden": 1000, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
@@ -39,15 +44,14 @@ Json config_defaults(const std::string& task) {
       },
       "train": {
         "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
-        "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000,
-        "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-        "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
-        "lr": {"type": "constant", "lr": 0.001},
-        "clip": 1.0, "patience": 0, "seed": 1, "threads": 0
-      },
-      "paper": {}
+        "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "clip": 1.0
+      }
     })");
-  throw std::invalid_argument("unknown task '" + task + "' (known: image, charlm)");
+  } else {
+    throw std::invalid_argument("unknown task '" + task + "' (known: image, charlm)");
+  }
+  cfg.merge_patch(own);  // objects merge key by key, so "train" keeps the shared keys
+  return cfg;
 }
 
 static bool free_form(const std::string& path) { return path == "paper" || path == "train.lr"; }

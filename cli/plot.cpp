@@ -10,11 +10,6 @@ namespace ht {
 
 namespace {
 
-constexpr Rgb kWhite{255, 255, 255};
-constexpr Rgb kBlack{0, 0, 0};
-constexpr Rgb kText{30, 30, 30};
-constexpr Rgb kGrid{228, 228, 228};
-constexpr Rgb kFaint{140, 140, 140};
 constexpr Rgb kGap{110, 110, 110};
 constexpr int kTitleScale = 2;
 constexpr int kLabelScale = 2;

@@ -52,6 +52,13 @@ void plot_heatmap(const std::string& path, const std::string& title, const Tenso
 
 // --- helpers, public for tests and for other figures ---
 
+// The pictures' shared colours.
+inline constexpr Rgb kWhite{255, 255, 255};
+inline constexpr Rgb kBlack{0, 0, 0};
+inline constexpr Rgb kText{30, 30, 30};
+inline constexpr Rgb kGrid{228, 228, 228};
+inline constexpr Rgb kFaint{140, 140, 140};
+
 // Colour of the i-th series (10 distinct colours, then repeating).
 Rgb series_color(int i);
 // The smallest step of the form {1, 2, 5} x 10^k giving at most `target` intervals over range.

@@ -47,22 +47,24 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
   if ((training && (spec_.input_dropout > 0 || spec_.output_dropout > 0)) && !rng)
     throw std::invalid_argument("CharLM::forward: dropout needs an rng");
 
+  for (i64 l = 0; l < L; ++l) {
+    auto shapes = layers_[std::size_t(l)].state_shapes(B);
+    if (state[std::size_t(l)].size() != shapes.size())
+      throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state has the wrong number of tensors");
+    for (std::size_t k = 0; k < shapes.size(); ++k)
+      if (state[std::size_t(l)][k].shape() != shapes[k])
+        throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state " + std::to_string(k) + " is " +
+                                    state[std::size_t(l)][k].shape().str() + ", expected " + shapes[k].str());
+  }
+
+  if (spec_.fused && !trace && spec_.cell.kind != CellKind::HyperRNN) return forward_fused(t, ps, inputs, state, next, rng, training);
+
   std::vector<RnnCell::Bound> bound;
   std::vector<std::vector<Var>> s(static_cast<std::size_t>(L));
   for (i64 l = 0; l < L; ++l) {
     bound.push_back(layers_[std::size_t(l)].bind(t, ps));
-    auto shapes = layers_[std::size_t(l)].state_shapes(B);
-    if (state[std::size_t(l)].size() != shapes.size())
-      throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state has the wrong number of tensors");
-    for (std::size_t k = 0; k < shapes.size(); ++k) {
-      if (state[std::size_t(l)][k].shape() != shapes[k])
-        throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state " + std::to_string(k) + " is " +
-                                    state[std::size_t(l)][k].shape().str() + ", expected " + shapes[k].str());
-      s[std::size_t(l)].push_back(t.input(state[std::size_t(l)][k]));
-    }
+    for (const Tensor& x : state[std::size_t(l)]) s[std::size_t(l)].push_back(t.input(x));
   }
-
-  if (spec_.fused && !trace && spec_.cell.kind != CellKind::HyperRNN) return forward_fused(t, ps, inputs, state, next, rng, training);
 
   const bool in_drop = training && spec_.input_dropout > 0, out_drop = training && spec_.output_dropout > 0;
   std::vector<Var> tops;

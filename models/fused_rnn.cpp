@@ -139,7 +139,7 @@ template <class T> void step_gemm(i64 M, const T* A, i64 lda, const StepWeight& 
 
 // Rows of the batch per task in the per-step loops: two halves at batch 32 on two cores.
 constexpr i64 kRowGrain = 8;
-// Chunks of the batch in the backward loop (see the measurements in the note below).
+// Chunks of the batch in the backward loop (two cores; each chunk owns its gradient buffers).
 constexpr i64 kBackwardChunks = 2;
 
 template <class T>
@@ -204,7 +204,7 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
   };
 
   const i64 nmax = std::max(H, K);
-  std::vector<T> tmp(static_cast<std::size_t>(8 * nmax)), prebuf(ln ? 0 : static_cast<std::size_t>(B * H4)), dxv(static_cast<std::size_t>(hyper ? B * H4 : 0)),
+  std::vector<T> prebuf(ln ? 0 : static_cast<std::size_t>(B * H4)), dxv(static_cast<std::size_t>(hyper ? B * H4 : 0)),
       dhv(dxv.size()), bzv(dxv.size());
   Tensor mmask = p_main > 0 ? Tensor::empty({B, H}, dt) : Tensor(), hmask = p_hyp > 0 ? Tensor::empty({B, K}, dt) : Tensor();
 
@@ -293,7 +293,6 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
 
   serial_blas.reset();
   // Forward scratch is not needed by the backward (which the closure below would copy).
-  std::vector<T>().swap(tmp);
   std::vector<T>().swap(prebuf);
   std::vector<T>().swap(dxv);
   std::vector<T>().swap(dhv);
@@ -312,9 +311,7 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
   Tensor out = hist.rows(B, (S + 1) * B);
 
   std::vector<Var> inputs;
-  std::vector<int> order = {id.w_x, id.w_h, id.b, id.ln_gain, id.ln_bias, id.lnc_gain, id.lnc_bias, id.hw_x, id.hw_hin, id.hw_h,
-                            id.hb, id.hln_gain, id.hln_bias, id.hlnc_gain, id.hlnc_bias, id.zx_w, id.zx_b, id.zh_w, id.zh_b, id.zb_w,
-                            id.alpha_x, id.alpha_h, id.beta};
+  const std::vector<int> order = id.all();  // G(k) below indexes this list
   for (int i : order)
     if (i >= 0) inputs.push_back(P(i));
   for (auto& v : s0) inputs.push_back(v);

@@ -75,9 +75,7 @@ RnnCell::RnnCell(const Scope& scope, const CellSpec& spec) : spec_(spec) {
     ids_.alpha_h = scope.param("alpha_h", {G * Nz, H}, Init::constant(0.1 / double(Nz)));
     ids_.beta = scope.param("beta", {G * Nz, H}, Init::zeros());
   }
-  for (int id : {ids_.w_x, ids_.w_h, ids_.b, ids_.ln_gain, ids_.ln_bias, ids_.lnc_gain, ids_.lnc_bias, ids_.hw_x, ids_.hw_hin,
-                 ids_.hw_h, ids_.hb, ids_.hln_gain, ids_.hln_bias, ids_.hlnc_gain, ids_.hlnc_bias, ids_.zx_w, ids_.zx_b, ids_.zh_w,
-                 ids_.zh_b, ids_.zb_w, ids_.alpha_x, ids_.alpha_h, ids_.beta})
+  for (int id : ids_.all())
     if (id >= 0) order_.push_back(id);
 }
 

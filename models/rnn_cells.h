@@ -90,6 +90,12 @@ class RnnCell {
     int hln_gain = -1, hln_bias = -1, hlnc_gain = -1, hlnc_bias = -1;
     int zx_w = -1, zx_b = -1, zh_w = -1, zh_b = -1, zb_w = -1;  // Eq. 11
     int alpha_x = -1, alpha_h = -1, beta = -1;             // Eq. 12: d = W z, b = W_bz z_b
+    // Every role above in declaration order (-1 where the cell has none); the fused op indexes
+    // its gradient buffers by position in this list.
+    std::vector<int> all() const {
+      return {w_x,  w_h,       b,         ln_gain, ln_bias, lnc_gain, lnc_bias, hw_x,    hw_hin,  hw_h, hb,  hln_gain,
+              hln_bias, hlnc_gain, hlnc_bias, zx_w,    zx_b,    zh_w,     zh_b,     zb_w,    alpha_x, alpha_h, beta};
+    }
   };
   const Ids& ids() const { return ids_; }
 

@@ -16,38 +16,17 @@
 #include "data/io.h"
 #include "data/mnist.h"
 #include "engine/rng.h"
+#include "tests/files.h"
 
 using namespace ht;
 namespace fs = std::filesystem;
+using ht::test::EnvGuard;
+using ht::test::has;
+using ht::test::TempDir;
+using ht::test::write_gz;
+using ht::test::write_plain;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ht_test_data_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
-};
-
-// Sets (or unsets, for nullopt) an environment variable for the lifetime of the guard.
-struct EnvGuard {
-  std::string name;
-  std::optional<std::string> old;
-  EnvGuard(const std::string& n, const std::optional<std::string>& value) : name(n) {
-    if (const char* v = std::getenv(n.c_str())) old = v;
-    if (value) setenv(n.c_str(), value->c_str(), 1); else unsetenv(n.c_str());
-  }
-  ~EnvGuard() {
-    if (old) setenv(name.c_str(), old->c_str(), 1); else unsetenv(name.c_str());
-  }
-};
 
 std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<std::uint8_t>& data, std::uint8_t type = 0x08) {
   std::string s{char(0), char(0), char(type), char(dims.size())};
@@ -55,21 +34,6 @@ std::string idx_bytes(const std::vector<std::uint32_t>& dims, const std::vector<
     for (int sh = 24; sh >= 0; sh -= 8) s.push_back(char((d >> sh) & 0xff));
   s.append(data.begin(), data.end());
   return s;
-}
-
-void write_plain(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary);
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-  REQUIRE(f.good());
-}
-
-void write_gz(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  gzFile f = gzopen(path.c_str(), "wb9");
-  REQUIRE(f != nullptr);
-  REQUIRE(gzwrite(f, bytes.data(), unsigned(bytes.size())) == int(bytes.size()));
-  REQUIRE(gzclose(f) == Z_OK);
 }
 
 std::string slurp(const std::string& path) {
@@ -127,7 +91,6 @@ ImageSet numbered_set(int n) {
 }
 
 // doctest::Contains copies its argument; this takes a std::string.
-doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
 
 bool same_values(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return false;

@@ -1,0 +1,65 @@
+// Test helpers for file and environment fixtures: a temporary directory removed at scope exit,
+// an environment variable set for a scope, plain and gzip file writers, and a doctest matcher
+// built from a std::string.
+#pragma once
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+namespace ht::test {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ht_test_XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& rel) const { return (path / rel).string(); }
+};
+
+// Sets (or unsets, for nullopt) an environment variable for the lifetime of the guard.
+struct EnvGuard {
+  std::string name;
+  std::optional<std::string> old;
+  EnvGuard(const std::string& n, const std::optional<std::string>& value) : name(n) {
+    if (const char* v = std::getenv(n.c_str())) old = v;
+    if (value) setenv(n.c_str(), value->c_str(), 1); else unsetenv(n.c_str());
+  }
+  ~EnvGuard() {
+    if (old) setenv(name.c_str(), old->c_str(), 1); else unsetenv(name.c_str());
+  }
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+};
+
+inline void write_plain(const std::string& path, const std::string& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream f(path, std::ios::binary);
+  f.write(bytes.data(), std::streamsize(bytes.size()));
+  REQUIRE(f.good());
+}
+
+inline void write_gz(const std::string& path, const std::string& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  gzFile f = gzopen(path.c_str(), "wb9");
+  REQUIRE(f != nullptr);
+  REQUIRE(gzwrite(f, bytes.data(), unsigned(bytes.size())) == int(bytes.size()));
+  REQUIRE(gzclose(f) == Z_OK);
+}
+
+inline doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
+
+}  // namespace ht::test
