@@ -127,6 +127,28 @@ TEST_CASE("conv2d splits the batch into chunks without changing the result") {
     }
 }
 
+TEST_CASE("conv2d output and gradients do not depend on the thread count") {
+  Rng rng(14);
+  Tensor x = random_tensor({9, 3, 8, 7}, rng).to(DType::F32), w = random_tensor({4, 3, 3, 3}, rng).to(DType::F32);
+  Tensor seed = random_tensor({9, 4, 8, 7}, rng).to(DType::F32);
+  auto run = [&](int threads, Tensor& y, Tensor& dx, Tensor& dw) {
+    Threads th(threads);
+    Tape t;
+    Var xv = t.input(x, true), wv = t.input(w, true);
+    Var out = conv2d(t, xv, wv, 1, Padding::Same, 3 * 3 * 3 * 8 * 7 * sizeof(float) * 2);  // 2 images a chunk
+    t.backward(out, seed);
+    y = out.value().clone();
+    dx = xv.grad().clone();
+    dw = wv.grad().clone();
+  };
+  Tensor y1, dx1, dw1, y2, dx2, dw2;
+  run(1, y1, dx1, dw1);
+  run(2, y2, dx2, dw2);
+  check_close("y threads", y2, y1, 0, 0);
+  check_close("dx threads", dx2, dx1, 0, 0);
+  check_close("dw threads", dw2, dw1, 0, 0);
+}
+
 TEST_CASE("conv2d output shapes: SAME is ceil(H/stride), VALID floors") {
   Tape t;
   Var x = t.input(Tensor::zeros({2, 3, 7, 5}));

@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include <tbb/enumerable_thread_specific.h>
+
 #include "engine/blas.h"
 #include "engine/parallel.h"
 
@@ -49,67 +51,79 @@ ConvGeom conv_geometry(const Shape& xs, const Shape& ws, int stride, Padding pad
   return g;
 }
 
-// col [K, nimg*Ho*Wo] from x [nimg, C, H, W]: row r = (c*kh + i)*kw + j, column n*Ho*Wo + oy*Wo + ox
-// holds x[n, c, oy*s - pad_top + i, ox*s - pad_left + j], 0 outside.
-template <class T> void im2col(T* col, const T* x, i64 nimg, const ConvGeom& g) {
-  i64 P = nimg * g.HoWo();
-  parallel_for(g.K(), std::max<i64>(1, kElementGrain / std::max<i64>(P, 1)), [&](i64 r0, i64 r1) {
-    for (i64 r = r0; r < r1; ++r) {
-      i64 j = r % g.kw, i = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
-      for (i64 n = 0; n < nimg; ++n) {
-        const T* src = x + (n * g.C + c) * g.HW();
-        T* dst = col + r * P + n * g.HoWo();
-        for (i64 oy = 0; oy < g.Ho; ++oy, dst += g.Wo) {
-          i64 iy = oy * g.stride - g.pad_top + i;
-          if (iy < 0 || iy >= g.H) { std::fill(dst, dst + g.Wo, T(0)); continue; }
-          const T* row = src + iy * g.W;
-          for (i64 ox = 0; ox < g.Wo; ++ox) {
-            i64 ix = ox * g.stride - g.pad_left + j;
-            dst[ox] = (ix >= 0 && ix < g.W) ? row[ix] : T(0);
-          }
-        }
-      }
-    }
-  });
+// Output columns ox whose input column ix = ox*s - pad + j lies inside [0, W): [lo, hi).
+void valid_range(i64 pad, i64 j, i64 s, i64 W, i64 Wo, i64& lo, i64& hi) {
+  i64 first = pad - j;                                   // smallest ox*s allowed
+  lo = first <= 0 ? 0 : (first + s - 1) / s;
+  i64 last = W - 1 + pad - j;                            // largest ox*s allowed
+  hi = last < 0 ? 0 : std::min<i64>(Wo, last / s + 1);
+  lo = std::min(lo, hi);
 }
 
-// dx [nimg, C, H, W] += im2col^T(dcol): the adjoint of im2col. One task per (n, c) plane, so
-// each plane is summed in a fixed order.
-template <class T> void col2im_add(T* dx, const T* dcol, i64 nimg, const ConvGeom& g) {
-  i64 P = nimg * g.HoWo();
-  i64 per_plane = g.kh * g.kw * g.HoWo();
-  parallel_for(nimg * g.C, std::max<i64>(1, kElementGrain / std::max<i64>(per_plane, 1)), [&](i64 p0, i64 p1) {
-    for (i64 p = p0; p < p1; ++p) {
-      i64 n = p / g.C, c = p % g.C;
-      T* plane = dx + p * g.HW();
-      for (i64 i = 0; i < g.kh; ++i)
-        for (i64 j = 0; j < g.kw; ++j) {
-          const T* src = dcol + ((c * g.kh + i) * g.kw + j) * P + n * g.HoWo();
-          for (i64 oy = 0; oy < g.Ho; ++oy, src += g.Wo) {
-            i64 iy = oy * g.stride - g.pad_top + i;
-            if (iy < 0 || iy >= g.H) continue;
-            T* row = plane + iy * g.W;
-            for (i64 ox = 0; ox < g.Wo; ++ox) {
-              i64 ix = ox * g.stride - g.pad_left + j;
-              if (ix >= 0 && ix < g.W) row[ix] += src[ox];
-            }
-          }
-        }
+// col [K, nimg*Ho*Wo] from x [nimg, C, H, W]: row r = (c*kh + i)*kw + j, column n*Ho*Wo + oy*Wo + ox
+// holds x[n, c, oy*s - pad_top + i, ox*s - pad_left + j], 0 outside. The valid span of each
+// output row is computed once per (r), so the inner loops are plain copies.
+template <class T> void im2col_serial(T* col, const T* x, i64 nimg, const ConvGeom& g) {
+  i64 P = nimg * g.HoWo(), s = g.stride;
+  for (i64 r = 0; r < g.K(); ++r) {
+    i64 j = r % g.kw, i = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
+    i64 lo, hi;
+    valid_range(g.pad_left, j, s, g.W, g.Wo, lo, hi);
+    i64 x0 = lo * s - g.pad_left + j;
+    for (i64 n = 0; n < nimg; ++n) {
+      const T* src = x + (n * g.C + c) * g.HW();
+      T* dst = col + r * P + n * g.HoWo();
+      for (i64 oy = 0; oy < g.Ho; ++oy, dst += g.Wo) {
+        i64 iy = oy * s - g.pad_top + i;
+        if (iy < 0 || iy >= g.H || lo >= hi) { std::fill(dst, dst + g.Wo, T(0)); continue; }
+        const T* row = src + iy * g.W + x0;
+        std::fill(dst, dst + lo, T(0));
+        if (s == 1) std::memcpy(dst + lo, row, sizeof(T) * std::size_t(hi - lo));
+        else
+          for (i64 ox = lo; ox < hi; ++ox) dst[ox] = row[(ox - lo) * s];
+        std::fill(dst + hi, dst + g.Wo, T(0));
+      }
     }
-  });
+  }
+}
+
+// dx [nimg, C, H, W] += im2col^T(dcol): the adjoint of im2col, each plane summed in a fixed order.
+template <class T> void col2im_add_serial(T* dx, const T* dcol, i64 nimg, const ConvGeom& g) {
+  i64 P = nimg * g.HoWo(), s = g.stride;
+  for (i64 p = 0; p < nimg * g.C; ++p) {
+    i64 n = p / g.C, c = p % g.C;
+    T* plane = dx + p * g.HW();
+    for (i64 i = 0; i < g.kh; ++i)
+      for (i64 j = 0; j < g.kw; ++j) {
+        i64 lo, hi;
+        valid_range(g.pad_left, j, s, g.W, g.Wo, lo, hi);
+        if (lo >= hi) continue;
+        i64 x0 = lo * s - g.pad_left + j;
+        const T* src = dcol + ((c * g.kh + i) * g.kw + j) * P + n * g.HoWo();
+        for (i64 oy = 0; oy < g.Ho; ++oy, src += g.Wo) {
+          i64 iy = oy * s - g.pad_top + i;
+          if (iy < 0 || iy >= g.H) continue;
+          T* row = plane + iy * g.W + x0;
+          if (s == 1)
+            for (i64 k = 0; k < hi - lo; ++k) row[k] += src[lo + k];
+          else
+            for (i64 ox = lo; ox < hi; ++ox) row[(ox - lo) * s] += src[ox];
+        }
+      }
+  }
 }
 
 // y [nimg, O, HoWo] <- cols [O, nimg*HoWo] (to_nchw) or the reverse.
-template <class T> void reorder_cols(T* nchw, T* cols, i64 nimg, i64 O, i64 HoWo, bool to_nchw) {
-  parallel_for(nimg * O, std::max<i64>(1, kElementGrain / std::max<i64>(HoWo, 1)), [&](i64 p0, i64 p1) {
-    for (i64 p = p0; p < p1; ++p) {
+template <class T> void reorder_cols_serial(T* nchw, T* cols, i64 nimg, i64 O, i64 HoWo, bool to_nchw) {
+  {
+    for (i64 p = 0; p < nimg * O; ++p) {
       i64 n = p / O, o = p % O;
       T* a = nchw + p * HoWo;
       T* b = cols + (o * nimg + n) * HoWo;
       if (to_nchw) std::memcpy(a, b, sizeof(T) * HoWo);
       else std::memcpy(b, a, sizeof(T) * HoWo);
     }
-  });
+  }
 }
 
 // Images per chunk so that the column buffer stays within `budget` bytes.
@@ -119,8 +133,26 @@ i64 images_per_chunk(const ConvGeom& g, DType dt, std::size_t budget) {
   return std::clamp<i64>(n, 1, std::max<i64>(g.N, 1));
 }
 
+// One worker's scratch, reused across chunks and calls (grown on demand).
+template <class T> struct ConvScratch {
+  std::vector<T> col, dcol, ycols;
+};
+template <class T> ConvScratch<T>& conv_scratch() {
+  static tbb::enumerable_thread_specific<ConvScratch<T>> s;
+  return s.local();
+}
+template <class T> T* grow(std::vector<T>& v, i64 n) {
+  if (i64(v.size()) < n) v.resize(std::size_t(n));
+  return v.data();
+}
+
 }  // namespace
 
+// The batch is cut into chunks of whole images (the cut depends only on the shapes and
+// `chunk_bytes`, never on the thread count); oneTBB runs the chunks in parallel, each with its own
+// column buffer and a single-threaded GEMM (BlasOnCaller), so only one thread pool is ever active
+// and every chunk's im2col stays in its worker's cache. The weight gradient is summed from
+// per-chunk partials in chunk order, so results do not depend on the number of threads.
 Var conv2d(Tape& t, const Var& x, const Var& w, int stride, Padding pad, std::size_t chunk_bytes) {
   check_same_dtype("conv2d", x, w);
   Tensor X = x.value(), Wt = w.value();
@@ -128,56 +160,68 @@ Var conv2d(Tape& t, const Var& x, const Var& w, int stride, Padding pad, std::si
   DType dt = X.dtype();
   Tensor Y = t.alloc({g.N, g.O, g.Ho, g.Wo}, dt);
   i64 chunk = images_per_chunk(g, dt, chunk_bytes);
-  i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
-  // Saved: x and w (aliases), plus the columns when one chunk holds the whole batch.
-  Tensor col_saved;
+  i64 nchunks = g.N == 0 ? 0 : (g.N + chunk - 1) / chunk;
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    if (g.N == 0) return;
-    Tensor col = t.alloc({K, chunk * HoWo}, dt);
-    Tensor ycols = chunk > 1 ? t.alloc({O, chunk * HoWo}, dt) : Tensor();
+    i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
     const T* wv = Wt.data<T>();
-    for (i64 n0 = 0; n0 < g.N; n0 += chunk) {
-      i64 nb = std::min(chunk, g.N - n0);
-      im2col<T>(col.data<T>(), X.data<T>() + n0 * g.C * g.HW(), nb, g);
-      T* y = Y.data<T>() + n0 * O * HoWo;
-      // y_cols [O, nb*HoWo] = W [O, K] @ col [K, nb*HoWo]; for one image that is already NCHW.
-      if (nb == 1) {
-        gemm_dense<T>(false, false, O, HoWo, K, T(1), wv, col.data<T>(), T(0), y);
-      } else {
-        gemm_dense<T>(false, false, O, nb * HoWo, K, T(1), wv, col.data<T>(), T(0), ycols.data<T>());
-        reorder_cols<T>(y, ycols.data<T>(), nb, O, HoWo, true);
+    BlasOnCaller one_pool;
+    parallel_for(nchunks, 1, [&](i64 c0, i64 c1) {
+      ConvScratch<T>& s = conv_scratch<T>();
+      for (i64 c = c0; c < c1; ++c) {
+        i64 n0 = c * chunk, nb = std::min(chunk, g.N - n0);
+        T* col = grow(s.col, K * nb * HoWo);
+        im2col_serial<T>(col, X.data<T>() + n0 * g.C * g.HW(), nb, g);
+        T* y = Y.data<T>() + n0 * O * HoWo;
+        // y_cols [O, nb*HoWo] = W [O, K] @ col [K, nb*HoWo]; for one image that is already NCHW.
+        if (nb == 1) {
+          gemm_dense<T>(false, false, O, HoWo, K, T(1), wv, col, T(0), y);
+        } else {
+          T* yc = grow(s.ycols, O * nb * HoWo);
+          gemm_dense<T>(false, false, O, nb * HoWo, K, T(1), wv, col, T(0), yc);
+          reorder_cols_serial<T>(y, yc, nb, O, HoWo, true);
+        }
       }
-    }
-    if (chunk >= g.N) col_saved = col;
+    });
   });
-  return t.record("conv2d", Y, {x, w}, [x, w, g, chunk, X, Wt, col_saved](const Tensor& dY) {
+  return t.record("conv2d", Y, {x, w}, [x, w, g, chunk, nchunks, X, Wt](const Tensor& dY) {
     dispatch_float(X.dtype(), [&](auto tag) {
       using T = decltype(tag);
       i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
       bool need_x = x.needs_grad(), need_w = w.needs_grad();
       T* dx = need_x ? x.grad().template data<T>() : nullptr;
-      T* dw = need_w ? w.grad().template data<T>() : nullptr;
-      std::vector<T> col_buf(need_w && !col_saved ? K * chunk * HoWo : 0);
-      std::vector<T> dcol(need_x ? K * chunk * HoWo : 0);
-      std::vector<T> dycols(chunk > 1 ? O * chunk * HoWo : 0);
+      std::vector<T> dw_parts(need_w ? std::size_t(nchunks * O * K) : 0);
       const T* wv = Wt.data<T>();
-      for (i64 n0 = 0; n0 < g.N; n0 += chunk) {
-        i64 nb = std::min(chunk, g.N - n0);
-        T* dy = dY.data<T>() + n0 * O * HoWo;
-        const T* dyc = dy;
-        if (nb > 1) {
-          reorder_cols<T>(dy, dycols.data(), nb, O, HoWo, false);
-          dyc = dycols.data();
+      BlasOnCaller one_pool;
+      parallel_for(nchunks, 1, [&](i64 c0, i64 c1) {
+        ConvScratch<T>& s = conv_scratch<T>();
+        for (i64 c = c0; c < c1; ++c) {
+          i64 n0 = c * chunk, nb = std::min(chunk, g.N - n0);
+          T* dy = dY.data<T>() + n0 * O * HoWo;
+          const T* dyc = dy;
+          if (nb > 1) {
+            T* buf = grow(s.ycols, O * nb * HoWo);
+            reorder_cols_serial<T>(dy, buf, nb, O, HoWo, false);
+            dyc = buf;
+          }
+          if (need_w) {
+            T* col = grow(s.col, K * nb * HoWo);
+            im2col_serial<T>(col, X.data<T>() + n0 * g.C * g.HW(), nb, g);
+            // dW_c [O,K] = dY_cols col^T
+            gemm_dense<T>(false, true, O, K, nb * HoWo, T(1), dyc, col, T(0), dw_parts.data() + c * O * K);
+          }
+          if (need_x) {
+            T* dcol = grow(s.dcol, K * nb * HoWo);
+            gemm_dense<T>(true, false, K, nb * HoWo, O, T(1), wv, dyc, T(0), dcol);  // dcol [K,P] = W^T dY_cols
+            col2im_add_serial<T>(dx + n0 * g.C * g.HW(), dcol, nb, g);
+          }
         }
-        if (need_w) {
-          const T* col = col_saved ? col_saved.data<T>() : col_buf.data();
-          if (!col_saved) im2col<T>(col_buf.data(), X.data<T>() + n0 * g.C * g.HW(), nb, g);
-          gemm_dense<T>(false, true, O, K, nb * HoWo, T(1), dyc, col, T(1), dw);  // dW [O,K] += dY_cols col^T
-        }
-        if (need_x) {
-          gemm_dense<T>(true, false, K, nb * HoWo, O, T(1), wv, dyc, T(0), dcol.data());  // dcol [K,P] = W^T dY_cols
-          col2im_add<T>(dx + n0 * g.C * g.HW(), dcol.data(), nb, g);
+      });
+      if (need_w) {
+        T* dw = w.grad().template data<T>();
+        for (i64 c = 0; c < nchunks; ++c) {
+          const T* part = dw_parts.data() + c * O * K;
+          for (i64 i = 0; i < O * K; ++i) dw[i] += part[i];
         }
       }
     });

@@ -9,7 +9,7 @@ namespace ht {
 enum class Padding { Same, Valid };
 
 // Column buffer budget per batch chunk in conv2d (at least one image per chunk).
-constexpr std::size_t kConvChunkBytes = std::size_t(16) << 20;
+constexpr std::size_t kConvChunkBytes = std::size_t(4) << 20;
 
 // y[n,o,oy,ox] = sum_{c,i,j} w[o,c,i,j] * x[n,c, oy*stride - pad_top + i, ox*stride - pad_left + j]
 // (zero outside x). x [N,C,H,W], w [O,C,kh,kw], y [N,O,Ho,Wo].
