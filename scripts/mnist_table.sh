@@ -17,5 +17,7 @@ for m in ${MODELS:-conv hyperconv fc coord-hyperfc}; do
     ${steps:+--steps "$steps"} --out "$out/$m" --quiet >/dev/null
 done
 dirs=()
-for m in conv hyperconv fc coord-hyperfc; do [ -f "$out/$m/results.json" ] && dirs+=("$out/$m"); done
+for m in conv hyperconv fc coord-hyperfc; do
+  if [ -f "$out/$m/results.json" ]; then dirs+=("$out/$m"); fi
+done
 "$ht" report "${dirs[@]}" | tee "$out/table.txt"
