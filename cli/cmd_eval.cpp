@@ -13,7 +13,7 @@ namespace ht {
 int cmd_eval(int argc, char** argv) {
   cxxopts::Options o("hypertrain eval", "Evaluate a run's best (or latest) checkpoint on a split");
   o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
-      "split", "valid or test", cxxopts::value<std::string>()->default_value("test"))(
+      "split", "valid or test (default: test; valid for handwriting, which has no test set)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "data", "data directory", cxxopts::value<std::string>())("json", "print the result as JSON")("h,help", "this help");
   auto a = o.parse(argc, argv);
@@ -41,7 +41,7 @@ int cmd_eval(int argc, char** argv) {
   ps.finalize(rng);
   Checkpoint ck = load_checkpoint(file);
   restore_params(ps, ck);
-  std::string split = a["split"].as<std::string>();
+  std::string split = a.count("split") ? a["split"].as<std::string>() : task->final_splits().back();
   EvalResult r = task->evaluate(ps, split);
   Json out = {{"run", dir}, {"checkpoint", file}, {"step", ck.meta.value("step", i64(-1))}, {"split", split},
               {task->metric_name(), r.metric}, {"loss", r.loss}, {"count", r.count}};

@@ -19,7 +19,7 @@ int cmd_report(int argc, char** argv) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
-  std::vector<Json> errors, bpcs;
+  std::vector<Json> errors, bpcs, loglosses;
   for (auto& dir : a["runs"].as<std::vector<std::string>>()) {
     std::string path = dir + "/results.json";
     if (!file_exists(path)) {
@@ -27,7 +27,7 @@ int cmd_report(int argc, char** argv) {
       continue;
     }
     Json r = Json::parse(read_text(path));
-    (r.contains("test_bpc") ? bpcs : errors).push_back(r);
+    (r.contains("valid_logloss") ? loglosses : r.contains("test_bpc") ? bpcs : errors).push_back(r);
   }
   if (!errors.empty())
     std::printf("%-22s %-9s %-36s %10s %8s %10s %10s %9s\n", "run", "data", "counted parameters", "count", "steps", "test error",
@@ -57,6 +57,16 @@ int cmd_report(int argc, char** argv) {
                 r["data"].get<std::string>().c_str(), r["model"].get<std::string>().substr(0, 44).c_str(),
                 (long long)r["parameters"].get<long long>(), (long long)r["steps"].get<long long>(), r["valid_bpc"].get<double>(),
                 r["test_bpc"].get<double>(), paper.c_str(), r["train_seconds"].get<double>());
+  }
+  if ((!errors.empty() || !bpcs.empty()) && !loglosses.empty()) std::printf("\n");
+  if (!loglosses.empty())
+    std::printf("%-26s %-44s %10s %7s %14s %14s %8s\n", "run", "model", "parameters", "steps", "valid nats/line", "paper (other units)",
+                "seconds");
+  for (auto& r : loglosses) {
+    std::string paper = r["paper"].contains("valid_logloss") ? std::to_string(r["paper"]["valid_logloss"].get<double>()).substr(0, 7) : "-";
+    std::printf("%-26s %-44s %10lld %7lld %14.1f %14s %8.0f\n", r["name"].get<std::string>().c_str(),
+                r["model"].get<std::string>().substr(0, 44).c_str(), (long long)r["parameters"].get<long long>(),
+                (long long)r["steps"].get<long long>(), r["valid_logloss"].get<double>(), paper.c_str(), r["train_seconds"].get<double>());
   }
   return 0;
 }

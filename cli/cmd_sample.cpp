@@ -1,5 +1,6 @@
 // hypertrain sample: text from a trained character language model, continuing a prime.
 #include <cxxopts.hpp>
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <sstream>
@@ -11,8 +12,21 @@
 
 namespace ht {
 
-CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, const std::string& what,
-                          const std::function<void(const CharLMRun&)>& check) {
+const CharLM& CharLMRun::model() const {
+  if (task_name == "handwriting") return static_cast<const HandwritingTask&>(*task).model();
+  return static_cast<const CharLMTask&>(*task).model();
+}
+const CharCorpus& CharLMRun::corpus() const {
+  if (task_name != "charlm") throw std::logic_error("corpus() of a " + task_name + " run");
+  return static_cast<const CharLMTask&>(*task).corpus();
+}
+const StrokeData& CharLMRun::strokes() const {
+  if (task_name != "handwriting") throw std::logic_error("strokes() of a " + task_name + " run");
+  return static_cast<const HandwritingTask&>(*task).data();
+}
+
+CharLMRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                             const std::vector<std::string>& tasks, const std::function<void(const CharLMRun&)>& check) {
   CharLMRun r;
   r.dir = path;
   if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
@@ -28,12 +42,16 @@ CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, 
   if (!data_dir.empty()) sets.push_back("data_dir=" + Json(data_dir).dump());
   Json user = Json::parse(read_text(r.dir + "/config.json"));
   const std::string task = user.value("task", std::string("image"));
-  if (task != "charlm")
-    throw std::invalid_argument(what + " needs a character language model (task charlm); " + r.dir + " holds a run of task '" +
-                                task + "'");
+  if (std::find(tasks.begin(), tasks.end(), task) == tasks.end()) {
+    std::string list;
+    for (const auto& k : tasks) list += (list.empty() ? "" : " or ") + k;
+    throw std::invalid_argument(what + " needs a run of task " + list + "; " + r.dir + " holds a run of task '" + task + "'");
+  }
+  r.task_name = task;
   r.cfg = resolve_config(user, r.dir + "/config.json", sets);
   if (check) check(r);
-  r.task = std::make_unique<CharLMTask>(r.cfg);
+  if (task == "handwriting") r.task = std::make_unique<HandwritingTask>(r.cfg);
+  else r.task = std::make_unique<CharLMTask>(r.cfg);
   r.ps = std::make_unique<ParamStore>();
   r.task->build(*r.ps);
   Rng rng(0);
@@ -44,14 +62,45 @@ CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, 
   return r;
 }
 
+namespace {
+
+int sample_handwriting(const CharLMRun& run, const cxxopts::ParseResult& a) {
+  const long length = a.count("length") ? a["length"].as<long>() : 700, count = a["count"].as<long>();
+  const double bias = a["bias"].as<double>();
+  if (length <= 0) throw std::invalid_argument("--length must be positive (points), got " + std::to_string(length));
+  if (count <= 0 || count > 64) throw std::invalid_argument("--count must be in [1, 64], got " + std::to_string(count));
+  if (!(bias >= 0) || !std::isfinite(bias))
+    throw std::invalid_argument("--bias must be >= 0 (0: the model's own distribution), got " + (std::ostringstream() << bias).str());
+  const std::string out = a.count("out") ? a["out"].as<std::string>() : run.dir + "/sample.png";
+  if (out.size() < 4 || out.substr(out.size() - 4) != ".png") throw std::invalid_argument("--out must name a .png file, got '" + out + "'");
+  Rng rng(std::uint64_t(a["seed"].as<long>()));
+  std::vector<std::string> titles;
+  std::vector<std::vector<StrokePoint>> seqs;
+  for (long k = 0; k < count; ++k) {
+    titles.push_back("sample " + std::to_string(k + 1) + ", " + std::to_string(length) + " points, bias " + (std::ostringstream() << bias).str());
+    seqs.push_back(handwriting_sample(run.model(), *run.ps, length, bias, rng));
+  }
+  write_strokes_png(out, titles, seqs);
+  std::cout << "wrote " << out << ": " << count << " handwriting samples of " << length << " points from " << run.checkpoint << " (step "
+            << run.step << "), bias " << bias << "\n";
+  return 0;
+}
+
+}  // namespace
+
 int cmd_sample(int argc, char** argv) {
-  cxxopts::Options o("hypertrain sample", "Continue a prime with a trained character language model");
+  cxxopts::Options o("hypertrain sample",
+                     "Continue a prime with a trained character language model, or draw handwriting from a handwriting model");
   o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
       "prime", "text to start from (every character in the model's vocabulary)", cxxopts::value<std::string>())(
-      "length", "characters to generate after the prime", cxxopts::value<long>()->default_value("500"))(
+      "length", "characters to generate after the prime (default 500); handwriting: points per sample (default 700)",
+      cxxopts::value<long>())("count", "handwriting: how many samples", cxxopts::value<long>()->default_value("4"))(
+      "bias", "handwriting: sampling bias (0: the model's own distribution; larger is neater)",
+      cxxopts::value<double>()->default_value("0"))(
       "temperature", "softmax temperature (0: always the most likely character)",
       cxxopts::value<double>()->default_value("1.0"))("seed", "random seed", cxxopts::value<long>()->default_value("1"))(
-      "out", "write the text to FILE (default: standard output)", cxxopts::value<std::string>())(
+      "out", "write the text to FILE (default: standard output); handwriting: a PNG (default DIR/sample.png)",
+      cxxopts::value<std::string>())(
       "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))("h,help", "this help");
   auto a = o.parse(argc, argv);
@@ -59,17 +108,19 @@ int cmd_sample(int argc, char** argv) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
+  Threads threads(a["threads"].as<int>());
+  CharLMRun run = load_recurrent_run(a["checkpoint"].as<std::string>(), a.count("data") ? a["data"].as<std::string>() : "", "sample",
+                                     {"charlm", "handwriting"});
+  if (run.task_name == "handwriting") return sample_handwriting(run, a);
   if (!a.count("prime") || a["prime"].as<std::string>().empty())
     throw std::invalid_argument("sample needs a non-empty --prime TEXT to start from");
   const std::string prime = a["prime"].as<std::string>();
-  const long length = a["length"].as<long>();
+  const long length = a.count("length") ? a["length"].as<long>() : 500;
   const double temperature = a["temperature"].as<double>();
   if (length < 0) throw std::invalid_argument("--length must be >= 0, got " + std::to_string(length));
   if (!(temperature >= 0) || !std::isfinite(temperature))
     throw std::invalid_argument("--temperature must be >= 0 (0: argmax), got " + (std::ostringstream() << temperature).str());
 
-  Threads threads(a["threads"].as<int>());
-  CharLMRun run = load_charlm_run(a["checkpoint"].as<std::string>(), a.count("data") ? a["data"].as<std::string>() : "", "sample");
   std::vector<std::int32_t> ids;
   try {
     ids = run.corpus().encode(prime);

@@ -3,8 +3,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/charlm_task.h"
+#include "cli/handwriting_task.h"
 #include "engine/params.h"
 
 namespace ht {
@@ -17,21 +19,28 @@ int cmd_plot(int argc, char** argv);
 int cmd_report(int argc, char** argv);
 int cmd_sample(int argc, char** argv);
 
-// A trained character language model, for `sample` and `plot scaling` (cmd_sample.cpp).
+// A trained recurrent model (task charlm or handwriting), for `sample` and `plot scaling`
+// (cmd_sample.cpp).
 struct CharLMRun {
-  std::string dir, checkpoint;       // the run directory and the checkpoint restored
-  Json cfg;                          // its resolved config.json
-  i64 step = -1;                     // the checkpoint's step
-  std::unique_ptr<CharLMTask> task;  // built, with its corpus loaded (the vocabulary)
-  std::unique_ptr<ParamStore> ps;    // the checkpoint's parameters
-  const CharLM& model() const { return task->model(); }
-  const CharCorpus& corpus() const { return task->corpus(); }
+  std::string dir, checkpoint;     // the run directory and the checkpoint restored
+  Json cfg;                        // its resolved config.json
+  std::string task_name;           // "charlm" or "handwriting"
+  i64 step = -1;                   // the checkpoint's step
+  std::unique_ptr<Task> task;      // built, with its data loaded (the vocabulary, the strokes)
+  std::unique_ptr<ParamStore> ps;  // the checkpoint's parameters
+  const CharLM& model() const;
+  const CharCorpus& corpus() const;     // charlm runs only
+  const StrokeData& strokes() const;    // handwriting runs only
 };
 // `path`: a run directory (its best.bin, else checkpoint.bin) or a .bin file inside one.
 // data_dir, when not empty, overrides the config's data_dir. Throws naming the directory when it
-// is no run, and naming the task when the run is not a charlm one (`what` names the command).
-// `check`, when given, sees the resolved config before the data is read (and may throw).
-CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, const std::string& what,
-                          const std::function<void(const CharLMRun&)>& check = {});
+// is no run, and naming the task when the run's task is not among `tasks` (`what` names the
+// command). `check`, when given, sees the resolved config before the data is read (and may throw).
+CharLMRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                             const std::vector<std::string>& tasks, const std::function<void(const CharLMRun&)>& check = {});
+inline CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                                 const std::function<void(const CharLMRun&)>& check = {}) {
+  return load_recurrent_run(path, data_dir, what, {"charlm"}, check);
+}
 
 }  // namespace ht

@@ -47,8 +47,27 @@ Json config_defaults(const std::string& task) {
         "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "clip": 1.0
       }
     })");
+  } else if (task == "handwriting") {
+    // IAM-OnDB settings of §4.5 / A.3.5: batch 32, Adam 0.0001, clipping 5.0, keep probability
+    // 0.95 on the output and the candidate (drop 0.05), lines under 300 points left out, random
+    // scaling of ±10%; hyper cell 128 units, N_z 4; 20 mixture components (the paper's counts).
+    own = Json::parse(R"({
+      "task": "handwriting",
+      "data": "iam_ondb",
+      "min_points": 300,
+      "model": {
+        "cell": "hyperlstm", "hidden": 900, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
+        "input_dropout": 0.0, "output_dropout": 0.05, "recurrent_dropout": 0.05, "hyper_recurrent_dropout": 0.0,
+        "ln_eps": 0.001, "forget_bias": 1.0, "fused": true, "mixtures": 20
+      },
+      "train": {
+        "batch": 32, "seq": 300, "steps": 50000, "eval_every": 500, "checkpoint_every": 500,
+        "eval_batch": 32, "eval_seq": 200, "eval_lines": 256, "clip": 5.0, "augment": 0.1,
+        "lr": {"type": "constant", "lr": 0.0001}
+      }
+    })");
   } else {
-    throw std::invalid_argument("unknown task '" + task + "' (known: image, charlm)");
+    throw std::invalid_argument("unknown task '" + task + "' (known: image, charlm, handwriting)");
   }
   cfg.merge_patch(own);  // objects merge key by key, so "train" keeps the shared keys
   return cfg;
@@ -86,11 +105,23 @@ void apply_override(Json& cfg, const std::string& kv) {
   } catch (const Json::parse_error&) {
     value = text;  // a bare word: a string
   }
-  // Build {"a": {"b": value}} and merge it, so the same checks apply.
-  Json patch = value;
   std::vector<std::string> parts;
   std::stringstream ss(key);
   for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  // Inside a free-form block ("train.lr.lr=0.01") only that key changes; the rest of the block stays.
+  std::string prefix;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    prefix += (i ? "." : "") + parts[i];
+    if (!free_form(prefix)) continue;
+    Json* node = &cfg;
+    for (std::size_t k = 0; k <= i; ++k) node = &(*node)[parts[k]];
+    if (!node->is_object()) break;
+    for (std::size_t k = i + 1; k + 1 < parts.size(); ++k) node = &(*node)[parts[k]];
+    (*node)[parts.back()] = value;
+    return;
+  }
+  // Build {"a": {"b": value}} and merge it, so the same checks apply.
+  Json patch = value;
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) patch = Json{{*it, patch}};
   merge_checked(cfg, patch, "--set " + kv);
 }

@@ -34,6 +34,8 @@ class Task {
   // quick: a periodic evaluation during training, which a task may run on part of the split
   // (train.eval_chars for language models); the final numbers always use all of it.
   virtual EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) = 0;
+  // The splits the final numbers are reported on (IAM-OnDB has no test split).
+  virtual std::vector<std::string> final_splits() const { return {"valid", "test"}; }
   virtual std::string describe() const = 0;
   // Parameters the paper counts for this model (label, count), for reports.
   virtual std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const = 0;

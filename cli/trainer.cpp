@@ -4,8 +4,10 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <iomanip>
 #include <limits>
 #include <memory>
+#include <sstream>
 
 #include "cli/machine.h"
 #include "cli/plot.h"
@@ -227,20 +229,23 @@ TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt) 
   if (opt.final_eval && !sum.interrupted && file_exists(best_path)) {
     Checkpoint bk = load_checkpoint(best_path);
     restore_params(ps, bk);
-    EvalResult v = task.evaluate(ps, "valid"), te = task.evaluate(ps, "test");
     auto counted = task.counted_parameters(ps);
     sum.results = {{"name", cfg["name"]}, {"data", cfg.value("data", "")}, {"model", task.describe()},
                    {"parameters", ps.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
-                   {"best_step", best_step}, {"steps", step}, {"stopped_early", sum.stopped_early},
-                   {std::string("valid_") + task.metric_name(), v.metric}, {std::string("test_") + task.metric_name(), te.metric},
-                   {"valid_loss", v.loss}, {"test_loss", te.loss}, {"train_seconds", train_seconds},
+                   {"best_step", best_step}, {"steps", step}, {"stopped_early", sum.stopped_early}, {"train_seconds", train_seconds},
                    {"machine", machine_info(tr["threads"].get<int>())}, {"paper", cfg["paper"]}};
+    std::string line;
+    for (const std::string& split : task.final_splits()) {
+      EvalResult r = task.evaluate(ps, split);
+      sum.results[split + "_" + task.metric_name()] = r.metric;
+      sum.results[split + "_loss"] = r.loss;
+      line += ", " + split + " " + task.metric_name() + " " + (std::ostringstream() << std::fixed << std::setprecision(4) << r.metric).str();
+    }
     write_text_atomic(dir + "/results.json", sum.results.dump(2) + "\n");
     task.after_training(ps, dir);
     if (!opt.quiet)
-      std::fprintf(stderr, "%s: best step %lld, valid %s %.4f, test %s %.4f, %s of training; results in %s/results.json\n",
-                   cfg["name"].get<std::string>().c_str(), (long long)best_step, task.metric_name(), v.metric, task.metric_name(),
-                   te.metric, format_duration(train_seconds).c_str(), dir.c_str());
+      std::fprintf(stderr, "%s: best step %lld%s, %s of training; results in %s/results.json\n", cfg["name"].get<std::string>().c_str(),
+                   (long long)best_step, line.c_str(), format_duration(train_seconds).c_str(), dir.c_str());
   }
   return sum;
 }

@@ -15,12 +15,15 @@ namespace ht {
 
 CharLM::CharLM(const Scope& scope, const CharLMSpec& spec) : spec_(spec) {
   if (spec.vocab <= 0) throw std::invalid_argument("CharLM: vocabulary must be positive");
+  if (spec.input < 0) throw std::invalid_argument("CharLM: dense input width must be >= 0");
+  if (spec.input > 0 && spec.input_dropout > 0)
+    throw std::invalid_argument("CharLM: input dropout drops one-hot symbols; a dense-input model has none");
   if (spec.layers < 1) throw std::invalid_argument("model.layers must be at least 1, got " + std::to_string(spec.layers));
   for (double p : {spec.input_dropout, spec.output_dropout})
     if (p < 0 || p >= 1) throw std::invalid_argument("CharLM: dropout probabilities must be in [0, 1)");
   for (int l = 0; l < spec.layers; ++l) {
     CellSpec c = spec.cell;
-    c.input = l == 0 ? spec.vocab : spec.cell.hidden;
+    c.input = l == 0 ? (spec.input > 0 ? spec.input : spec.vocab) : spec.cell.hidden;
     layers_.emplace_back(scope.sub("rnn" + std::to_string(l)), c);
   }
   // Softmax layer: the authors' default (Glorot) weights, zero bias.
@@ -42,7 +45,22 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
                     bool training, std::vector<StepTrace>* trace) const {
   if (inputs.ndim() != 2 || inputs.dtype() != DType::I32)
     throw std::invalid_argument("CharLM::forward: inputs must be i32 [T, B], got " + inputs.shape().str());
-  const i64 T = inputs.dim(0), B = inputs.dim(1), L = i64(layers_.size());
+  if (spec_.input > 0) throw std::invalid_argument("CharLM::forward: this model reads dense inputs (forward_dense)");
+  return run(t, ps, &inputs, nullptr, inputs.dim(0), inputs.dim(1), state, next, rng, training, trace);
+}
+
+Var CharLM::forward_dense(Tape& t, const ParamStore& ps, const Var& x, i64 steps, i64 batch, const RnnState& state,
+                          RnnState* next, Rng* rng, bool training, std::vector<StepTrace>* trace) const {
+  if (spec_.input <= 0) throw std::invalid_argument("CharLM::forward_dense: this model reads one-hot symbols (forward)");
+  if (steps <= 0 || batch <= 0 || x.shape() != Shape{steps * batch, spec_.input})
+    throw std::invalid_argument("CharLM::forward_dense: x must be [T*B, " + std::to_string(spec_.input) + "] = [" +
+                                std::to_string(steps * batch) + ", " + std::to_string(spec_.input) + "], got " + x.shape().str());
+  return run(t, ps, nullptr, &x, steps, batch, state, next, rng, training, trace);
+}
+
+Var CharLM::run(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
+                RnnState* next, Rng* rng, bool training, std::vector<StepTrace>* trace) const {
+  const i64 L = i64(layers_.size());
   if (i64(state.size()) != L) throw std::invalid_argument("CharLM::forward: state has " + std::to_string(state.size()) + " layers, the model " + std::to_string(L));
   if ((training && (spec_.input_dropout > 0 || spec_.output_dropout > 0)) && !rng)
     throw std::invalid_argument("CharLM::forward: dropout needs an rng");
@@ -57,7 +75,8 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
                                     state[std::size_t(l)][k].shape().str() + ", expected " + shapes[k].str());
   }
 
-  if (spec_.fused && !trace && spec_.cell.kind != CellKind::HyperRNN) return forward_fused(t, ps, inputs, state, next, rng, training);
+  if (spec_.fused && !trace && spec_.cell.kind != CellKind::HyperRNN)
+    return forward_fused(t, ps, inputs, dense, T, B, state, next, rng, training);
 
   std::vector<RnnCell::Bound> bound;
   std::vector<std::vector<Var>> s(static_cast<std::size_t>(L));
@@ -71,14 +90,18 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
   Tensor ids = Tensor::empty({B}, DType::I32);
   for (i64 step = 0; step < T; ++step) {
     CellInput x;
-    std::memcpy(ids.data<std::int32_t>(), inputs.data<std::int32_t>() + step * B, std::size_t(B) * sizeof(std::int32_t));
+    if (dense) {
+      x.dense = T == 1 ? *dense : slice(t, *dense, 0, step * B, (step + 1) * B);
+    } else {
+      std::memcpy(ids.data<std::int32_t>(), inputs->data<std::int32_t>() + step * B, std::size_t(B) * sizeof(std::int32_t));
+      x.ids = ids;
+    }
     if (in_drop) {  // dropout on the one-hot input: a dropped symbol reads as all zeros
       const std::uint64_t key = rng->next_u64();
       for (i64 b = 0; b < B; ++b)
         if (hash_uniform(key, std::uint64_t(b)) < spec_.input_dropout) ids.data<std::int32_t>()[b] = -1;
       x.scale = 1.0 / (1.0 - spec_.input_dropout);
     }
-    x.ids = ids;
     for (i64 l = 0; l < L; ++l) {
       const RnnCell& cell = layers_[std::size_t(l)];
       StepTrace tr;
@@ -103,16 +126,19 @@ Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const R
   return linear(t, hs, ps.var(t, w_out_), ps.var(t, b_out_));
 }
 
-Var CharLM::forward_fused(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
-                          bool training) const {
-  const i64 T = inputs.dim(0), B = inputs.dim(1), L = i64(layers_.size());
+Var CharLM::forward_fused(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
+                          RnnState* next, Rng* rng, bool training) const {
+  const i64 L = i64(layers_.size());
   const bool in_drop = training && spec_.input_dropout > 0, out_drop = training && spec_.output_dropout > 0;
   const bool hyper = spec_.cell.kind == CellKind::HyperLSTM;
   const bool main_drop = training && spec_.cell.recurrent_dropout > 0, hyper_drop = training && hyper && spec_.cell.hyper_recurrent_dropout > 0;
   // Draw every key in the order the reference path draws them, step by step: the input's, then
   // for each layer the hyper cell's, the main cell's and the output dropout's.
-  Tensor ids = t.alloc({T, B}, DType::I32);
-  ids.copy_from(inputs);
+  Tensor ids;
+  if (inputs) {
+    ids = t.alloc({T, B}, DType::I32);
+    ids.copy_from(*inputs);
+  }
   std::vector<std::vector<std::uint64_t>> mkeys(static_cast<std::size_t>(L)), hkeys(static_cast<std::size_t>(L)), okeys(static_cast<std::size_t>(L));
   for (i64 s = 0; s < T; ++s) {
     if (in_drop) {
@@ -136,7 +162,9 @@ Var CharLM::forward_fused(Tape& t, const ParamStore& ps, const Tensor& inputs, c
     FusedInput in;
     in.steps = T;
     in.batch = B;
-    if (l == 0) {
+    if (l == 0 && dense) {
+      in.dense = *dense;
+    } else if (l == 0) {
       in.ids = ids;
       in.scale = in_drop ? 1.0 / (1.0 - spec_.input_dropout) : 1.0;
     } else {
@@ -162,7 +190,8 @@ std::string CharLM::describe() const {
   if (c.layer_norm) s << "LN ";
   s << (c.kind == CellKind::LSTM ? "LSTM" : c.kind == CellKind::HyperLSTM ? "HyperLSTM" : "HyperRNN") << " " << c.hidden;
   if (c.kind != CellKind::LSTM) s << " (hyper " << c.hyper << ", embedding " << c.embed << ")";
-  s << ", vocabulary " << spec_.vocab;
+  if (spec_.input > 0) s << ", " << spec_.input << " inputs, " << spec_.vocab << " outputs";
+  else s << ", vocabulary " << spec_.vocab;
   return s.str();
 }
 

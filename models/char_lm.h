@@ -1,5 +1,8 @@
 // Character-level language model (paper §4.3-4.4): one-hot input, a stack of recurrent cells with
-// dropout between layers, input and output dropout, a softmax over the vocabulary.
+// dropout between layers, input and output dropout, a softmax over the vocabulary. With
+// spec.input > 0 the same stack reads dense inputs (forward_dense) and its output layer is a plain
+// linear map to `vocab` outputs: the handwriting model (§4.5) uses it with pen offsets in and
+// mixture density parameters out.
 #pragma once
 #include <string>
 #include <utility>
@@ -12,7 +15,8 @@ namespace ht {
 struct CharLMSpec {
   CellSpec cell;          // the first layer's cell; cell.input is set to the vocabulary
   int layers = 1;         // layer l > 0 reads layer l-1's h (cell.input = hidden)
-  i64 vocab = 0;
+  i64 vocab = 0;          // output width (the softmax's classes, or the MDN's parameters)
+  i64 input = 0;          // > 0: dense input features per step (forward_dense); 0: one-hot over vocab
   double input_dropout = 0;   // drop probability of a one-hot input (the whole symbol)
   double output_dropout = 0;  // on the top layer's h before the softmax, and between layers
   // One fused tape node per layer per segment (models/fused_rnn.h) instead of the reference
@@ -39,13 +43,20 @@ class CharLM {
   // receives the first layer's scaling vectors of each step (hyper cells).
   Var forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
               bool training, std::vector<StepTrace>* trace = nullptr) const;
+  // The same for dense inputs x [T*B, spec.input] (row s*B + b: stream b at step s); needs
+  // spec.input > 0. x may carry a gradient.
+  Var forward_dense(Tape& t, const ParamStore& ps, const Var& x, i64 steps, i64 batch, const RnnState& state, RnnState* next,
+                    Rng* rng, bool training, std::vector<StepTrace>* trace = nullptr) const;
 
   // Parameters the paper counts: all of them (Tables 3 and 4 count the whole model).
   std::string describe() const;
 
  private:
-  Var forward_fused(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
-                    bool training) const;
+  // ids (one-hot) or dense is given.
+  Var run(Tape& t, const ParamStore& ps, const Tensor* ids, const Var* dense, i64 T, i64 B, const RnnState& state, RnnState* next,
+          Rng* rng, bool training, std::vector<StepTrace>* trace) const;
+  Var forward_fused(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
+                    RnnState* next, Rng* rng, bool training) const;
   CharLMSpec spec_;
   std::vector<RnnCell> layers_;
   int w_out_ = -1, b_out_ = -1;

@@ -156,8 +156,14 @@ TEST_CASE("config errors name the key or the file") {
   CHECK(ok["train"]["steps"] == 7);
   CHECK(ok["data"] == "fashion-mnist");
   CHECK(ok["train"]["lr"]["lr"] == 0.1);
+  // A key inside the free-form learning-rate block changes only that key.
+  Json one = resolve_config(Json::object(), "my.json", {"train.lr={\"type\":\"exponential\",\"lr\":0.1,\"rate\":0.9}", "train.lr.lr=0.02"});
+  CHECK(one["train"]["lr"]["type"] == "exponential");
+  CHECK(one["train"]["lr"]["rate"] == 0.9);
+  CHECK(one["train"]["lr"]["lr"] == 0.02);
   // every shipped config loads
-  for (auto& e : std::filesystem::directory_iterator("configs/mnist")) CHECK_NOTHROW(load_config(e.path().string()));
+  for (const char* d : {"configs/mnist", "configs/ptb", "configs/enwik8", "configs/iam"})
+    for (auto& e : std::filesystem::directory_iterator(d)) CHECK_NOTHROW(load_config(e.path().string()));
 }
 
 TEST_CASE("the fc model's loss falls on real MNIST") {

@@ -1,0 +1,249 @@
+#include "cli/handwriting_task.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "cli/charlm_task.h"
+#include "cli/png.h"
+#include "cli/plot.h"
+#include "engine/ops/mdn.h"
+
+namespace ht {
+
+CharLMSpec handwriting_spec(const Json& cfg) {
+  const i64 M = cfg["model"]["mixtures"].get<i64>();
+  if (M < 1) throw std::invalid_argument("config key 'model.mixtures' must be at least 1, got " + std::to_string(M));
+  if (cfg["model"]["input_dropout"].get<double>() != 0)
+    throw std::invalid_argument("config key 'model.input_dropout' must be 0 for handwriting (pen offsets are not symbols)");
+  CharLMSpec s = charlm_spec(cfg, 6 * M + 1);
+  s.input = 3;
+  return s;
+}
+
+HandwritingTask::HandwritingTask(const Json& cfg, bool load_data)
+    : cfg_(cfg), batch_(cfg["train"]["batch"].get<i64>()), seq_(cfg["train"]["seq"].get<i64>()),
+      augment_(cfg["train"]["augment"].get<double>()) {
+  if (batch_ <= 0) throw std::invalid_argument("config key 'train.batch' must be positive, got " + std::to_string(batch_));
+  if (seq_ <= 0) throw std::invalid_argument("config key 'train.seq' must be positive, got " + std::to_string(seq_));
+  if (!(augment_ >= 0 && augment_ < 1)) throw std::invalid_argument("config key 'train.augment' must be in [0, 1) (a scaling range)");
+  if (cfg["data"].get<std::string>() != "iam_ondb")
+    throw std::invalid_argument("config key 'data' must be iam_ondb for the handwriting task, got '" + cfg["data"].get<std::string>() + "'");
+  handwriting_spec(cfg);  // checks the model block before any data is read
+  if (!load_data) return;
+  data_ = std::make_unique<StrokeData>(load_iam_ondb(cfg["data_dir"].get<std::string>(), cfg["min_points"].get<i64>()));
+}
+
+void HandwritingTask::build(ParamStore& ps) { model_ = std::make_unique<CharLM>(Scope(ps), handwriting_spec(cfg_)); }
+
+i64 HandwritingTask::steps_per_epoch() const { return data_ ? (i64(data_->train.size()) + batch_ - 1) / batch_ : 1; }
+
+const std::vector<i64>& HandwritingTask::epoch_order(i64 epoch) {
+  if (epoch != order_epoch_) {
+    order_.resize(data_->train.size());
+    std::iota(order_.begin(), order_.end(), i64(0));
+    Rng r(cfg_["train"]["seed"].get<std::uint64_t>() * 0x9E3779B97F4A7C15ull + std::uint64_t(epoch) + 1);
+    for (i64 i = i64(order_.size()) - 1; i > 0; --i) std::swap(order_[std::size_t(i)], order_[std::size_t(r.below(std::uint64_t(i + 1)))]);
+    order_epoch_ = epoch;
+  }
+  return order_;
+}
+
+Var HandwritingTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
+  const i64 spe = steps_per_epoch(), B = batch_, T = seq_;
+  const auto& order = epoch_order(step / spe);
+  const i64 k = step % spe;
+  DType dt = ps.dtype();
+  Tensor x = t.alloc_zeros({T * B, 3}, dt), y = t.alloc_zeros({T * B, 3}, dt), w = t.alloc_zeros({T * B}, dt);
+  i64 real = 0;
+  dispatch_float(dt, [&](auto tag) {
+    using F = decltype(tag);
+    F* xv = x.data<F>();
+    F* yv = y.data<F>();
+    F* wv = w.data<F>();
+    for (i64 b = 0; b < B; ++b) {
+      // The last batch of an epoch wraps around to its first lines.
+      const StrokeLine& l = data_->train[std::size_t(order[std::size_t((k * B + b) % i64(order.size()))])];
+      const i64 pairs = l.count - 1;  // (input, next point) pairs in the line
+      const i64 n = std::min(pairs, T);
+      const i64 start = pairs > T ? i64(rng.below(std::uint64_t(pairs - T + 1))) : 0;
+      const double sx = 1 + augment_ * (2 * rng.uniform() - 1), sy = 1 + augment_ * (2 * rng.uniform() - 1);
+      const float* p = data_->points.data() + 3 * (l.first + start);
+      for (i64 s = 0; s < n; ++s) {
+        const i64 r = s * B + b;
+        xv[3 * r] = F(p[3 * s] * sx), xv[3 * r + 1] = F(p[3 * s + 1] * sy), xv[3 * r + 2] = F(p[3 * s + 2]);
+        yv[3 * r] = F(p[3 * (s + 1)] * sx), yv[3 * r + 1] = F(p[3 * (s + 1) + 1] * sy), yv[3 * r + 2] = F(p[3 * (s + 1) + 2]);
+        wv[r] = F(1);
+      }
+      real += n;
+    }
+    for (i64 r = 0; r < T * B; ++r) wv[r] = wv[r] / F(real);  // the mean over real points
+  });
+  RnnState state = model_->zero_state(B, dt);
+  Var out = model_->forward_dense(t, ps, t.input(x), T, B, state, nullptr, &rng, true);
+  return mdn_loss(t, out, y, w);
+}
+
+EvalResult handwriting_evaluate(const CharLM& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
+                                i64 batch, i64 seq) {
+  if (batch <= 0 || seq <= 0) throw std::invalid_argument("handwriting_evaluate: batch and seq must be positive");
+  std::vector<std::size_t> idx(lines.size());
+  std::iota(idx.begin(), idx.end(), std::size_t(0));
+  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return lines[a].count > lines[b].count; });
+  const DType dt = ps.dtype();
+  EvalResult r;
+  double total = 0;
+  Tape t;
+  std::vector<double> rows;
+  for (std::size_t g0 = 0; g0 < idx.size(); g0 += std::size_t(batch)) {
+    const i64 B = std::min<i64>(batch, i64(idx.size() - g0));
+    i64 tmax = 0;
+    for (i64 b = 0; b < B; ++b) tmax = std::max(tmax, lines[idx[g0 + std::size_t(b)]].count - 1);
+    RnnState state = model.zero_state(B, dt), next;
+    for (i64 s0 = 0; s0 < tmax; s0 += seq) {
+      const i64 T = std::min(seq, tmax - s0);
+      t.reset();
+      Tape::NoGrad ng(t);
+      Tensor x = t.alloc_zeros({T * B, 3}, dt), y = t.alloc_zeros({T * B, 3}, dt);
+      std::vector<char> real(std::size_t(T * B), 0);
+      dispatch_float(dt, [&](auto tag) {
+        using F = decltype(tag);
+        F* xv = x.data<F>();
+        F* yv = y.data<F>();
+        for (i64 b = 0; b < B; ++b) {
+          const StrokeLine& l = lines[idx[g0 + std::size_t(b)]];
+          const float* p = d.points.data() + 3 * l.first;
+          for (i64 s = s0; s < std::min(s0 + T, l.count - 1); ++s) {
+            const i64 row = (s - s0) * B + b;
+            for (int c = 0; c < 3; ++c) xv[3 * row + c] = F(p[3 * s + c]), yv[3 * row + c] = F(p[3 * (s + 1) + c]);
+            real[std::size_t(row)] = 1;
+          }
+        }
+      });
+      Var out = model.forward_dense(t, ps, t.input(x), T, B, state, &next, nullptr, false);
+      state.swap(next);
+      rows.resize(std::size_t(T * B));
+      mdn_nll_rows(out.value(), y, rows.data());
+      for (i64 row = 0; row < T * B; ++row)
+        if (real[std::size_t(row)]) total += rows[std::size_t(row)], ++r.count;
+    }
+  }
+  r.loss = r.count ? total / double(r.count) : 0;
+  r.metric = lines.empty() ? 0 : total / double(lines.size());
+  return r;
+}
+
+EvalResult HandwritingTask::evaluate(const ParamStore& ps, const std::string& split, bool quick) {
+  const auto& all = data_->split(split);
+  const i64 batch = cfg_["train"]["eval_batch"].get<i64>(), seq = cfg_["train"]["eval_seq"].get<i64>();
+  const i64 limit = cfg_["train"]["eval_lines"].get<i64>();
+  if (quick && limit > 0 && limit < i64(all.size())) {
+    std::vector<StrokeLine> part(all.begin(), all.begin() + limit);
+    return handwriting_evaluate(*model_, ps, *data_, part, batch, seq);
+  }
+  return handwriting_evaluate(*model_, ps, *data_, all, batch, seq);
+}
+
+std::vector<StrokePoint> handwriting_sample(const CharLM& model, const ParamStore& ps, i64 length, double bias, Rng& rng) {
+  if (length < 0) throw std::invalid_argument("handwriting_sample: length must be >= 0");
+  if (!(bias >= 0) || !std::isfinite(bias)) throw std::invalid_argument("handwriting_sample: bias must be >= 0 and finite");
+  const DType dt = ps.dtype();
+  RnnState state = model.zero_state(1, dt), next;
+  Tape t;
+  std::vector<StrokePoint> out;
+  StrokePoint cur{0, 0, 0};
+  const i64 W = model.spec().vocab, M = mdn_components(W);
+  std::vector<double> p(static_cast<std::size_t>(W));
+  while (i64(out.size()) < length) {
+    t.reset();
+    Tape::NoGrad ng(t);
+    Tensor x = t.alloc({1, 3}, dt);
+    dispatch_float(dt, [&](auto tag) {
+      for (int c = 0; c < 3; ++c) x.data<decltype(tag)>()[c] = decltype(tag)(cur[std::size_t(c)]);
+    });
+    Var o = model.forward_dense(t, ps, t.input(x), 1, 1, state, &next, nullptr, false);
+    state.swap(next);
+    for (i64 c = 0; c < W; ++c) p[std::size_t(c)] = o.value().at(c);
+    double u[4] = {rng.uniform(), rng.uniform(), rng.uniform(), rng.uniform()}, s[3];
+    mdn_sample_row(p.data(), M, bias, u, s);
+    cur = {float(s[0]), float(s[1]), float(s[2])};
+    out.push_back(cur);
+  }
+  return out;
+}
+
+std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l) {
+  std::vector<StrokePoint> out(static_cast<std::size_t>(l.count));
+  for (i64 i = 0; i < l.count; ++i)
+    for (int c = 0; c < 3; ++c) out[std::size_t(i)][std::size_t(c)] = d.points[std::size_t(3 * (l.first + i) + c)];
+  return out;
+}
+
+void write_strokes_png(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs) {
+  if (titles.size() != seqs.size()) throw std::invalid_argument("write_strokes_png: one title per sequence");
+  struct Box { double x0 = 0, x1 = 0, y0 = 0, y1 = 0; };
+  std::vector<Box> boxes;
+  double wmax = 1e-9, hmax = 1e-9;
+  for (const auto& s : seqs) {
+    Box b;
+    double x = 0, y = 0;
+    for (const auto& p : s) {
+      x += p[0], y += p[1];
+      b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
+    }
+    wmax = std::max(wmax, b.x1 - b.x0), hmax = std::max(hmax, b.y1 - b.y0);
+    boxes.push_back(b);
+  }
+  const int width = 1400, margin = 16, title_h = Canvas::kLineHeight * 2;
+  const double scale = std::min((width - 2 * margin) / wmax, 160.0 / hmax);
+  int height = margin;
+  for (const auto& b : boxes) height += title_h + int(std::ceil((b.y1 - b.y0) * scale)) + margin;
+  Canvas c(width, std::max(height, 2 * margin), Rgb{255, 255, 255});
+  int top = margin;
+  const Rgb ink{20, 40, 110};
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    c.text(margin, top, titles[i], Rgb{60, 60, 60}, 2);
+    top += title_h;
+    const Box& b = boxes[i];
+    double x = 0, y = 0;
+    bool pen_down = false;  // the point after a lift starts a new stroke
+    for (const auto& p : seqs[i]) {
+      double nx = x + p[0], ny = y + p[1];
+      if (pen_down)
+        c.line(margin + (x - b.x0) * scale, top + (y - b.y0) * scale, margin + (nx - b.x0) * scale, top + (ny - b.y0) * scale, ink, 2);
+      x = nx, y = ny;
+      pen_down = p[2] < 0.5f;
+    }
+    top += int(std::ceil((b.y1 - b.y0) * scale)) + margin;
+  }
+  c.write_png(path);
+}
+
+std::string HandwritingTask::describe() const {
+  return model_ ? model_->describe() + ", mixture density output (" + std::to_string(mdn_components(model_->spec().vocab)) +
+                      " bivariate Gaussians + pen)"
+                : "unbuilt";
+}
+
+std::pair<std::string, i64> HandwritingTask::counted_parameters(const ParamStore& ps) const { return {"whole model", ps.count()}; }
+
+void HandwritingTask::after_training(const ParamStore& ps, const std::string& run_dir) {
+  // Two validation lines beside four samples (two at bias 0, two at bias 1), same scale.
+  std::vector<std::string> titles;
+  std::vector<std::vector<StrokePoint>> seqs;
+  for (std::size_t i = 0; i < std::min<std::size_t>(2, data_->valid.size()); ++i) {
+    const StrokeLine& l = data_->valid[i];
+    titles.push_back("validation " + l.id + ": " + l.text);
+    seqs.push_back(stroke_line(*data_, l));
+  }
+  Rng rng(1);
+  for (double bias : {0.0, 1.0})
+    for (int k = 0; k < 2; ++k) {
+      titles.push_back("sample, 700 points, bias " + std::to_string(int(bias)));
+      seqs.push_back(handwriting_sample(*model_, ps, 700, bias, rng));
+    }
+  write_strokes_png(run_dir + "/samples.png", titles, seqs);
+}
+
+}  // namespace ht
