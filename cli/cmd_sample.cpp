@@ -1,4 +1,5 @@
-// hypertrain sample: text from a trained character language model, continuing a prime.
+// hypertrain sample: text from a trained character language model, continuing a prime, or pen
+// strokes from a handwriting model, drawn to a PNG.
 #include <cxxopts.hpp>
 #include <algorithm>
 #include <cmath>
@@ -7,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_files.h"
+#include "cli/tasks.h"
 #include "engine/checkpoint.h"
 #include "engine/parallel.h"
 
@@ -19,10 +21,6 @@ const CharLM& CharLMRun::model() const {
 const CharCorpus& CharLMRun::corpus() const {
   if (task_name != "charlm") throw std::logic_error("corpus() of a " + task_name + " run");
   return static_cast<const CharLMTask&>(*task).corpus();
-}
-const StrokeData& CharLMRun::strokes() const {
-  if (task_name != "handwriting") throw std::logic_error("strokes() of a " + task_name + " run");
-  return static_cast<const HandwritingTask&>(*task).data();
 }
 
 CharLMRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
@@ -50,8 +48,7 @@ CharLMRun load_recurrent_run(const std::string& path, const std::string& data_di
   r.task_name = task;
   r.cfg = resolve_config(user, r.dir + "/config.json", sets);
   if (check) check(r);
-  if (task == "handwriting") r.task = std::make_unique<HandwritingTask>(r.cfg);
-  else r.task = std::make_unique<CharLMTask>(r.cfg);
+  r.task = make_task(r.cfg);
   r.ps = std::make_unique<ParamStore>();
   r.task->build(*r.ps);
   Rng rng(0);

@@ -29,8 +29,7 @@ struct CharLMRun {
   std::unique_ptr<Task> task;      // built, with its data loaded (the vocabulary, the strokes)
   std::unique_ptr<ParamStore> ps;  // the checkpoint's parameters
   const CharLM& model() const;
-  const CharCorpus& corpus() const;     // charlm runs only
-  const StrokeData& strokes() const;    // handwriting runs only
+  const CharCorpus& corpus() const;  // charlm runs only
 };
 // `path`: a run directory (its best.bin, else checkpoint.bin) or a .bin file inside one.
 // data_dir, when not empty, overrides the config's data_dir. Throws naming the directory when it

@@ -1,6 +1,6 @@
 // Test helpers for file and environment fixtures: a temporary directory removed at scope exit,
-// an environment variable set for a scope, plain and gzip file writers, and a doctest matcher
-// built from a std::string.
+// an environment variable set for a scope, plain and gzip file writers, a doctest matcher
+// built from a std::string, and a command runner for the CLI's subcommands.
 #pragma once
 #include <doctest/doctest.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ht::test {
 
@@ -61,5 +62,14 @@ inline void write_gz(const std::string& path, const std::string& bytes) {
 }
 
 inline doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
+
+// Calls a subcommand (cmd_train, cmd_sample, ...) with argv built from strings (argv[0] is the
+// subcommand's name).
+inline int run_cmd(int (*cmd)(int, char**), std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return cmd(int(args.size()), argv.data());
+}
 
 }  // namespace ht::test

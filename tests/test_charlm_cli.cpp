@@ -14,8 +14,10 @@
 #include "cli/config.h"
 #include "cli/run_files.h"
 #include "cli/trainer.h"
+#include "tests/files.h"
 
 using namespace ht;
+using ht::test::run_cmd;
 
 namespace {
 
@@ -80,14 +82,6 @@ std::string tiny_run(const std::string& cell) {
   run_training(cfg, task, o);
   REQUIRE(file_exists(dir + "/config.json"));
   return dir;
-}
-
-// Calls a command with argv built from strings (argv[0] is the subcommand).
-int run_cmd(int (*cmd)(int, char**), std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  return cmd(int(args.size()), argv.data());
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ using namespace ht;
 using ht::test::check_close;
 using ht::test::check_gradients;
 using ht::test::has;
+using ht::test::run_cmd;
 using ht::test::random_tensor;
 using ht::test::TempDir;
 
@@ -52,13 +53,6 @@ std::string points_bytes(const std::vector<std::array<int, 3>>& pts) {
 }
 
 const char* kHeader = "line_id\tsplit\tfirst_point\tnum_points\ttext\n";
-
-int run_cmd(int (*cmd)(int, char**), std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  return cmd(int(args.size()), argv.data());
-}
 
 }  // namespace
 

@@ -27,11 +27,17 @@ template <class T> double mdn_row(const T* p, i64 M, double x1, double x2, doubl
   const double eh = double(p[0]);
   double nll = softplus(eh) - pen * eh;
   // Mixture: log π_j + log N_j, then log-sum-exp.
-  tmp.resize(std::size_t(4 * M));
-  double* logw = tmp.data();       // log π_j + log N_j
+  // Per component, kept for the gradient: log π_j + log N_j, the standardised offsets, 1 - ρ²,
+  // ρ, Z and the inverse sigmas.
+  tmp.resize(std::size_t(8 * M));
+  double* logw = tmp.data();
   double* z1s = logw + M;
   double* z2s = z1s + M;
-  double* om = z2s + M;            // 1 - ρ_j^2
+  double* om = z2s + M;
+  double* rhos = om + M;
+  double* Zs = rhos + M;
+  double* inv1 = Zs + M;
+  double* inv2 = inv1 + M;
   const T* ph = p + 1;
   double pmax = double(ph[0]);
   for (i64 j = 1; j < M; ++j) pmax = std::max(pmax, double(ph[j]));
@@ -43,13 +49,12 @@ template <class T> double mdn_row(const T* p, i64 M, double x1, double x2, doubl
     double mu1 = double(p[1 + M + j]), mu2 = double(p[1 + 2 * M + j]);
     double s1h = double(p[1 + 3 * M + j]), s2h = double(p[1 + 4 * M + j]), rh = double(p[1 + 5 * M + j]);
     double rho = std::tanh(rh), lom = log_one_minus_rho2(rh);
-    double z1 = (x1 - mu1) * std::exp(-s1h), z2 = (x2 - mu2) * std::exp(-s2h);
+    double i1 = std::exp(-s1h), i2 = std::exp(-s2h);
+    double z1 = (x1 - mu1) * i1, z2 = (x2 - mu2) * i2;
     double Z = z1 * z1 + z2 * z2 - 2.0 * rho * z1 * z2;
     double logN = -kLog2Pi - s1h - s2h - 0.5 * lom - 0.5 * Z * std::exp(-lom);
     logw[j] = double(ph[j]) - log_pz + logN;
-    z1s[j] = z1;
-    z2s[j] = z2;
-    om[j] = std::exp(lom);
+    z1s[j] = z1, z2s[j] = z2, om[j] = std::exp(lom), rhos[j] = rho, Zs[j] = Z, inv1[j] = i1, inv2[j] = i2;
     best = std::max(best, logw[j]);
   }
   double sum = 0;
@@ -63,13 +68,10 @@ template <class T> double mdn_row(const T* p, i64 M, double x1, double x2, doubl
   for (i64 j = 0; j < M; ++j) {
     const double gamma = std::exp(logw[j] - log_mix);          // posterior of component j
     const double pi = std::exp(double(ph[j]) - log_pz);
-    const double rho = std::tanh(double(p[1 + 5 * M + j]));
-    const double z1 = z1s[j], z2 = z2s[j], o = om[j];
-    const double s1 = std::exp(double(p[1 + 3 * M + j])), s2 = std::exp(double(p[1 + 4 * M + j]));
-    const double Z = z1 * z1 + z2 * z2 - 2.0 * rho * z1 * z2;
+    const double z1 = z1s[j], z2 = z2s[j], o = om[j], rho = rhos[j], Z = Zs[j];
     // d log N / d(μ1, μ2, σ̂1, σ̂2, ρ̂)
-    const double dmu1 = (z1 - rho * z2) / (s1 * o);
-    const double dmu2 = (z2 - rho * z1) / (s2 * o);
+    const double dmu1 = (z1 - rho * z2) * inv1[j] / o;
+    const double dmu2 = (z2 - rho * z1) * inv2[j] / o;
     const double ds1 = -1.0 + z1 * (z1 - rho * z2) / o;
     const double ds2 = -1.0 + z2 * (z2 - rho * z1) / o;
     const double dr = rho + z1 * z2 - Z * rho / o;
