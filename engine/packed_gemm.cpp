@@ -124,6 +124,7 @@ void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedM
 bool packed_gemm_native() { return false; }
 
 void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedMatrix& W, float beta, float* C, std::int64_t ldc) {
+  if (beta != 0.0f && beta != 1.0f) throw std::invalid_argument("packed_gemm: beta must be 0 or 1");
   gemm(false, W.transposed(), M, W.cols(), W.rows(), 1.0f, A, lda, W.source(), W.source_ld(), beta, C, ldc);
 }
 
