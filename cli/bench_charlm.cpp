@@ -10,7 +10,7 @@
 #include "engine/ops/loss.h"
 #include "engine/optim.h"
 #include "engine/parallel.h"
-#include "models/char_lm.h"
+#include "models/recurrent_stack.h"
 
 namespace ht {
 
@@ -28,8 +28,8 @@ double max_rss_bytes() {
   return double(u.ru_maxrss) * 1024.0;
 }
 
-CharLMSpec bench_spec(const std::string& model, const CharBenchOptions& o) {
-  CharLMSpec s;
+RecurrentStackSpec bench_spec(const std::string& model, const CharBenchOptions& o) {
+  RecurrentStackSpec s;
   if (model == "lstm" || model == "ln-lstm") s.cell.kind = CellKind::LSTM;
   else if (model == "hyperlstm" || model == "ln-hyperlstm") s.cell.kind = CellKind::HyperLSTM;
   else throw std::invalid_argument("unknown --model '" + model + "' (known: lstm, ln-lstm, hyperlstm, ln-hyperlstm, mnist-conv, mnist-hyperconv)");
@@ -40,12 +40,12 @@ CharLMSpec bench_spec(const std::string& model, const CharBenchOptions& o) {
   s.cell.recurrent_dropout = 0.1;  // the paper's PTB setting, so the step pays for its masks
   s.input_dropout = 0.1;
   s.output_dropout = 0.1;
-  s.vocab = o.vocab;
+  s.symbols = s.outputs = o.vocab;
   return s;
 }
 
 // Tokens per second of sampling one step at a time (no gradient), `streams` at once.
-double sampling_rate(const CharLM& lm, const ParamStore& ps, long streams, long steps) {
+double sampling_rate(const RecurrentStack& lm, const ParamStore& ps, long streams, long steps) {
   RnnState state = lm.zero_state(streams, ps.dtype()), next;
   Tensor x = Tensor::zeros({1, streams}, DType::I32);
   Tape t;
@@ -68,12 +68,12 @@ nlohmann::json run_charlm_bench(const CharBenchOptions& o) {
   if (o.batch <= 0 || o.seq <= 0 || o.hidden <= 0 || o.vocab <= 1) throw std::invalid_argument("bench: --batch, --seq, --hidden must be positive and --vocab > 1");
   if (!o.quiet) std::fprintf(stderr, "bench --model %s: sgemm 2048^3 peak...\n", o.model.c_str());
   const double peak = measure_sgemm_flops(2048, 2048, 2048, 5);
-  const CharLMSpec spec = bench_spec(o.model, o);
+  const RecurrentStackSpec spec = bench_spec(o.model, o);
   const bool hyper = spec.cell.kind == CellKind::HyperLSTM;
   const double flops_per_token = 3 * charlm_forward_flops(hyper, o.vocab, o.hidden, o.hyper, o.embed, o.vocab);
 
   ParamStore ps;
-  CharLM lm(Scope(ps), spec);
+  RecurrentStack lm(Scope(ps), spec);
   Rng rng(42);
   ps.finalize(rng);
   Adam adam(ps, {});
@@ -135,7 +135,7 @@ nlohmann::json run_charlm_bench(const CharBenchOptions& o) {
     if (hyper) {  // beside the LSTM of the same width
       CharBenchOptions lo = o;
       ParamStore lps;
-      CharLM lstm(Scope(lps), bench_spec(spec.cell.layer_norm ? "ln-lstm" : "lstm", lo));
+      RecurrentStack lstm(Scope(lps), bench_spec(spec.cell.layer_norm ? "ln-lstm" : "lstm", lo));
       Rng r2(1);
       lps.finalize(r2);
       for (long b : {1L, 64L}) s["lstm_batch_" + std::to_string(b)] = sampling_rate(lstm, lps, b, b == 1 ? 200 : 50);

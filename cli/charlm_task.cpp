@@ -16,9 +16,9 @@ i64 known_vocab(const std::string& data) {
   throw std::invalid_argument("config key 'data' must be ptb or enwik8 for the charlm task, got '" + data + "'");
 }
 
-CharLMSpec charlm_spec(const Json& cfg, i64 vocab) {
+RecurrentStackSpec charlm_spec(const Json& cfg, i64 vocab) {
   const Json& m = cfg["model"];
-  CharLMSpec s;
+  RecurrentStackSpec s;
   s.cell.kind = cell_kind_from_string(m["cell"].get<std::string>());
   s.cell.hidden = m["hidden"].get<i64>();
   s.cell.hyper = m["hyper"].get<i64>();
@@ -29,11 +29,11 @@ CharLMSpec charlm_spec(const Json& cfg, i64 vocab) {
   s.cell.ln_eps = m["ln_eps"].get<double>();
   s.cell.forget_bias = m["forget_bias"].get<double>();
   s.layers = m["layers"].get<int>();
-  s.vocab = vocab;
+  s.symbols = vocab;
+  s.outputs = vocab;
   s.input_dropout = m["input_dropout"].get<double>();
   s.output_dropout = m["output_dropout"].get<double>();
   s.fused = m["fused"].get<bool>();
-  s.cell.input = vocab;
   if (s.cell.hidden <= 0) throw std::invalid_argument("config key 'model.hidden' must be positive");
   return s;
 }
@@ -57,7 +57,7 @@ CharLMTask::CharLMTask(const Json& cfg, bool load_data)
 
 void CharLMTask::build(ParamStore& ps) {
   i64 vocab = corpus_ ? corpus_->vocab() : known_vocab(cfg_["data"].get<std::string>());
-  model_ = std::make_unique<CharLM>(Scope(ps), charlm_spec(cfg_, vocab));
+  model_ = std::make_unique<RecurrentStack>(Scope(ps), charlm_spec(cfg_, vocab));
   state_ = model_->zero_state(batch_, ps.dtype());
 }
 
@@ -76,7 +76,7 @@ Var CharLMTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
   return softmax_cross_entropy(t, logits, targets_.view({targets_.numel()}));
 }
 
-EvalResult charlm_evaluate(const CharLM& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq) {
+EvalResult charlm_evaluate(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq) {
   StreamBatcher b(ids, streams, seq);
   RnnState state = model.zero_state(streams, ps.dtype()), next;
   Tensor x, y;
@@ -118,7 +118,7 @@ EvalResult CharLMTask::evaluate(const ParamStore& ps, const std::string& split, 
   return charlm_evaluate(*model_, ps, all, streams, seq);
 }
 
-std::vector<std::int32_t> charlm_sample(const CharLM& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
+std::vector<std::int32_t> charlm_sample(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
                                         i64 length, double temperature, Rng& rng) {
   if (prime.empty()) throw std::invalid_argument("sampling needs a prime of at least one symbol");
   if (temperature < 0) throw std::invalid_argument("temperature must be >= 0");
@@ -126,7 +126,7 @@ std::vector<std::int32_t> charlm_sample(const CharLM& model, const ParamStore& p
   Tape t;
   std::vector<std::int32_t> out;
   Tensor x = Tensor::empty({1, 1}, DType::I32);
-  const i64 V = model.spec().vocab;
+  const i64 V = model.spec().outputs;
   std::vector<double> p(static_cast<std::size_t>(V));
   std::size_t fed = 0;
   std::int32_t sym = prime[0];

@@ -7,12 +7,12 @@
 #include "cli/config.h"
 #include "cli/task.h"
 #include "data/text.h"
-#include "models/char_lm.h"
+#include "models/recurrent_stack.h"
 
 namespace ht {
 
 // The model a config's "model" block describes (vocab: the data's vocabulary size).
-CharLMSpec charlm_spec(const Json& cfg, i64 vocab);
+RecurrentStackSpec charlm_spec(const Json& cfg, i64 vocab);
 // The vocabulary size of cfg["data"] without loading it (50 for ptb, 205 for enwik8).
 i64 known_vocab(const std::string& data);
 CharCorpus load_corpus(const Json& cfg);
@@ -34,7 +34,7 @@ class CharLMTask : public Task {
   void after_training(const ParamStore& ps, const std::string& run_dir) override;
   NamedTensors carried_state() override;
 
-  const CharLM& model() const { return *model_; }
+  const RecurrentStack& model() const { return *model_; }
   const CharCorpus& corpus() const { return *corpus_; }
 
  private:
@@ -42,7 +42,7 @@ class CharLMTask : public Task {
   i64 batch_, seq_;
   std::unique_ptr<CharCorpus> corpus_;
   std::unique_ptr<StreamBatcher> batcher_;
-  std::unique_ptr<CharLM> model_;
+  std::unique_ptr<RecurrentStack> model_;
   RnnState state_;
   Tensor inputs_, targets_;
 };
@@ -50,10 +50,10 @@ class CharLMTask : public Task {
 // Bits per character of `ids` read as `streams` parallel streams in segments of `seq`, the state
 // carried, no dropout, no dynamic evaluation. Every symbol after the first of each stream is
 // scored (the tail that does not fill a stream is left out; with streams = 1 nothing is).
-EvalResult charlm_evaluate(const CharLM& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq);
+EvalResult charlm_evaluate(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq);
 
 // Continues `prime` (ids, at least one) by `length` symbols drawn at `temperature` (0: argmax).
-std::vector<std::int32_t> charlm_sample(const CharLM& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
+std::vector<std::int32_t> charlm_sample(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
                                         i64 length, double temperature, Rng& rng);
 
 }  // namespace ht

@@ -236,7 +236,7 @@ static int plot_scaling(const std::string& path, const std::string& text_file, s
   if (max_chars <= 0 || max_chars > 2000) throw std::invalid_argument("--max-chars must be in 1..2000, got " + std::to_string(max_chars));
   if (max_units <= 0) throw std::invalid_argument("--units must be positive, got " + std::to_string(max_units));
 
-  CharLMRun run = load_charlm_run(path, data_dir, "plot scaling", [](const CharLMRun& r) {
+  RecurrentRun run = load_charlm_run(path, data_dir, "plot scaling", [](const RecurrentRun& r) {
     const std::string cell = r.cfg["model"]["cell"].get<std::string>();
     if (cell_kind_from_string(cell) == CellKind::LSTM)
       throw std::invalid_argument("plot scaling needs a hyper cell (hyperlstm or hyperrnn); " + r.dir + " holds an " + cell);
@@ -257,7 +257,7 @@ static int plot_scaling(const std::string& path, const std::string& text_file, s
   // One pass over the text, batch 1, no gradients, collecting the first layer's trace.
   Tensor x = Tensor::empty({T, 1}, DType::I32);
   for (i64 t = 0; t < T; ++t) x.data<std::int32_t>()[t] = ids[std::size_t(t)];
-  const CharLM& model = run.model();
+  const RecurrentStack& model = run.model();
   std::vector<StepTrace> trace;
   {
     Tape tape;

@@ -14,18 +14,18 @@
 
 namespace ht {
 
-const CharLM& CharLMRun::model() const {
+const RecurrentStack& RecurrentRun::model() const {
   if (task_name == "handwriting") return static_cast<const HandwritingTask&>(*task).model();
   return static_cast<const CharLMTask&>(*task).model();
 }
-const CharCorpus& CharLMRun::corpus() const {
+const CharCorpus& RecurrentRun::corpus() const {
   if (task_name != "charlm") throw std::logic_error("corpus() of a " + task_name + " run");
   return static_cast<const CharLMTask&>(*task).corpus();
 }
 
-CharLMRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
-                             const std::vector<std::string>& tasks, const std::function<void(const CharLMRun&)>& check) {
-  CharLMRun r;
+RecurrentRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                             const std::vector<std::string>& tasks, const std::function<void(const RecurrentRun&)>& check) {
+  RecurrentRun r;
   r.dir = path;
   if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
     auto slash = path.find_last_of('/');
@@ -61,7 +61,7 @@ CharLMRun load_recurrent_run(const std::string& path, const std::string& data_di
 
 namespace {
 
-int sample_handwriting(const CharLMRun& run, const cxxopts::ParseResult& a) {
+int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
   const long length = a.count("length") ? a["length"].as<long>() : 700, count = a["count"].as<long>();
   const double bias = a["bias"].as<double>();
   if (length <= 0) throw std::invalid_argument("--length must be positive (points), got " + std::to_string(length));
@@ -106,7 +106,7 @@ int cmd_sample(int argc, char** argv) {
     return a.count("help") ? 0 : 2;
   }
   Threads threads(a["threads"].as<int>());
-  CharLMRun run = load_recurrent_run(a["checkpoint"].as<std::string>(), a.count("data") ? a["data"].as<std::string>() : "", "sample",
+  RecurrentRun run = load_recurrent_run(a["checkpoint"].as<std::string>(), a.count("data") ? a["data"].as<std::string>() : "", "sample",
                                      {"charlm", "handwriting"});
   if (run.task_name == "handwriting") return sample_handwriting(run, a);
   if (!a.count("prime") || a["prime"].as<std::string>().empty())

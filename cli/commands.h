@@ -21,24 +21,24 @@ int cmd_sample(int argc, char** argv);
 
 // A trained recurrent model (task charlm or handwriting), for `sample` and `plot scaling`
 // (cmd_sample.cpp).
-struct CharLMRun {
+struct RecurrentRun {
   std::string dir, checkpoint;     // the run directory and the checkpoint restored
   Json cfg;                        // its resolved config.json
   std::string task_name;           // "charlm" or "handwriting"
   i64 step = -1;                   // the checkpoint's step
   std::unique_ptr<Task> task;      // built, with its data loaded (the vocabulary, the strokes)
   std::unique_ptr<ParamStore> ps;  // the checkpoint's parameters
-  const CharLM& model() const;
+  const RecurrentStack& model() const;
   const CharCorpus& corpus() const;  // charlm runs only
 };
 // `path`: a run directory (its best.bin, else checkpoint.bin) or a .bin file inside one.
 // data_dir, when not empty, overrides the config's data_dir. Throws naming the directory when it
 // is no run, and naming the task when the run's task is not among `tasks` (`what` names the
 // command). `check`, when given, sees the resolved config before the data is read (and may throw).
-CharLMRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
-                             const std::vector<std::string>& tasks, const std::function<void(const CharLMRun&)>& check = {});
-inline CharLMRun load_charlm_run(const std::string& path, const std::string& data_dir, const std::string& what,
-                                 const std::function<void(const CharLMRun&)>& check = {}) {
+RecurrentRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                             const std::vector<std::string>& tasks, const std::function<void(const RecurrentRun&)>& check = {});
+inline RecurrentRun load_charlm_run(const std::string& path, const std::string& data_dir, const std::string& what,
+                                 const std::function<void(const RecurrentRun&)>& check = {}) {
   return load_recurrent_run(path, data_dir, what, {"charlm"}, check);
 }
 

@@ -12,13 +12,14 @@
 
 namespace ht {
 
-CharLMSpec handwriting_spec(const Json& cfg) {
+RecurrentStackSpec handwriting_spec(const Json& cfg) {
   const i64 M = cfg["model"]["mixtures"].get<i64>();
   if (M < 1) throw std::invalid_argument("config key 'model.mixtures' must be at least 1, got " + std::to_string(M));
   if (cfg["model"]["input_dropout"].get<double>() != 0)
     throw std::invalid_argument("config key 'model.input_dropout' must be 0 for handwriting (pen offsets are not symbols)");
-  CharLMSpec s = charlm_spec(cfg, 6 * M + 1);
-  s.input = 3;
+  RecurrentStackSpec s = charlm_spec(cfg, 6 * M + 1);
+  s.symbols = 0;
+  s.features = 3;
   return s;
 }
 
@@ -35,7 +36,7 @@ HandwritingTask::HandwritingTask(const Json& cfg, bool load_data)
   data_ = std::make_unique<StrokeData>(load_iam_ondb(cfg["data_dir"].get<std::string>(), cfg["min_points"].get<i64>()));
 }
 
-void HandwritingTask::build(ParamStore& ps) { model_ = std::make_unique<CharLM>(Scope(ps), handwriting_spec(cfg_)); }
+void HandwritingTask::build(ParamStore& ps) { model_ = std::make_unique<RecurrentStack>(Scope(ps), handwriting_spec(cfg_)); }
 
 i64 HandwritingTask::steps_per_epoch() const { return data_ ? (i64(data_->train.size()) + batch_ - 1) / batch_ : 1; }
 
@@ -85,7 +86,7 @@ Var HandwritingTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
   return mdn_loss(t, out, y, w);
 }
 
-EvalResult handwriting_evaluate(const CharLM& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
+EvalResult handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
                                 i64 batch, i64 seq) {
   if (batch <= 0 || seq <= 0) throw std::invalid_argument("handwriting_evaluate: batch and seq must be positive");
   std::vector<std::size_t> idx(lines.size());
@@ -145,7 +146,7 @@ EvalResult HandwritingTask::evaluate(const ParamStore& ps, const std::string& sp
   return handwriting_evaluate(*model_, ps, *data_, all, batch, seq);
 }
 
-std::vector<StrokePoint> handwriting_sample(const CharLM& model, const ParamStore& ps, i64 length, double bias, Rng& rng) {
+std::vector<StrokePoint> handwriting_sample(const RecurrentStack& model, const ParamStore& ps, i64 length, double bias, Rng& rng) {
   if (length < 0) throw std::invalid_argument("handwriting_sample: length must be >= 0");
   if (!(bias >= 0) || !std::isfinite(bias)) throw std::invalid_argument("handwriting_sample: bias must be >= 0 and finite");
   const DType dt = ps.dtype();
@@ -153,7 +154,7 @@ std::vector<StrokePoint> handwriting_sample(const CharLM& model, const ParamStor
   Tape t;
   std::vector<StrokePoint> out;
   StrokePoint cur{0, 0, 0};
-  const i64 W = model.spec().vocab, M = mdn_components(W);
+  const i64 W = model.spec().outputs, M = mdn_components(W);
   std::vector<double> p(static_cast<std::size_t>(W));
   while (i64(out.size()) < length) {
     t.reset();
@@ -221,7 +222,7 @@ void write_strokes_png(const std::string& path, const std::vector<std::string>& 
 }
 
 std::string HandwritingTask::describe() const {
-  return model_ ? model_->describe() + ", mixture density output (" + std::to_string(mdn_components(model_->spec().vocab)) +
+  return model_ ? model_->describe() + ", mixture density output (" + std::to_string(mdn_components(model_->spec().outputs)) +
                       " bivariate Gaussians + pen)"
                 : "unbuilt";
 }

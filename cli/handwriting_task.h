@@ -17,7 +17,7 @@
 #include "cli/config.h"
 #include "cli/task.h"
 #include "data/strokes.h"
-#include "models/char_lm.h"
+#include "models/recurrent_stack.h"
 
 namespace ht {
 
@@ -25,7 +25,7 @@ using StrokePoint = std::array<float, 3>;  // dx, dy, pen
 
 // The model a handwriting config describes: the "model" block's cell, 3 dense inputs, 6M + 1
 // outputs (M = model.mixtures; 20 reproduces the paper's parameter counts).
-CharLMSpec handwriting_spec(const Json& cfg);
+RecurrentStackSpec handwriting_spec(const Json& cfg);
 
 class HandwritingTask : public Task {
  public:
@@ -43,7 +43,7 @@ class HandwritingTask : public Task {
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   void after_training(const ParamStore& ps, const std::string& run_dir) override;
 
-  const CharLM& model() const { return *model_; }
+  const RecurrentStack& model() const { return *model_; }
   const StrokeData& data() const { return *data_; }
 
  private:
@@ -52,7 +52,7 @@ class HandwritingTask : public Task {
   i64 batch_, seq_;
   double augment_;
   std::unique_ptr<StrokeData> data_;
-  std::unique_ptr<CharLM> model_;
+  std::unique_ptr<RecurrentStack> model_;
   i64 order_epoch_ = -1;
   std::vector<i64> order_;
 };
@@ -60,12 +60,12 @@ class HandwritingTask : public Task {
 // Log-loss of `lines` read whole from a zero state, `batch` lines at a time (sorted by length),
 // in segments of `seq` points with the state carried. EvalResult: loss = nats per point,
 // metric = nats per line, count = points scored (every point after a line's first).
-EvalResult handwriting_evaluate(const CharLM& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
+EvalResult handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
                                 i64 batch, i64 seq);
 
 // `length` points drawn from the model from a zero state, starting from the point (0, 0, 0);
 // bias as in mdn_sample_row (0: the model's own distribution).
-std::vector<StrokePoint> handwriting_sample(const CharLM& model, const ParamStore& ps, i64 length, double bias, Rng& rng);
+std::vector<StrokePoint> handwriting_sample(const RecurrentStack& model, const ParamStore& ps, i64 length, double bias, Rng& rng);
 
 // The points of a line of the data set.
 std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l);

@@ -9,7 +9,7 @@
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
-#include "models/char_lm.h"
+#include "models/recurrent_stack.h"
 #include "models/fused_rnn.h"
 #include "tests/check.h"
 
@@ -42,7 +42,7 @@ struct PathResult {
   Rng::State rng_after;
 };
 
-PathResult run_path(CharLM& lm, ParamStore& ps, bool fused, const Tensor& x, const RnnState& s0, const Tensor& R, bool training) {
+PathResult run_path(RecurrentStack& lm, ParamStore& ps, bool fused, const Tensor& x, const RnnState& s0, const Tensor& R, bool training) {
   lm.set_fused(fused);
   Rng rng(2024);
   Tape t;
@@ -58,21 +58,21 @@ PathResult run_path(CharLM& lm, ParamStore& ps, bool fused, const Tensor& x, con
 
 void compare(const char* label, CellKind kind, bool ln, const Case& c, DType dt, bool dropout, bool paper_init = false) {
   ParamStore ps(dt);
-  CharLMSpec spec;
+  RecurrentStackSpec spec;
   spec.cell.kind = kind;
   spec.cell.layer_norm = ln;
   spec.cell.hidden = c.H;
   spec.cell.hyper = c.K;
   spec.cell.embed = c.Nz;
   spec.layers = c.layers;
-  spec.vocab = c.V;
+  spec.symbols = spec.outputs = c.V;
   if (dropout) {
     spec.cell.recurrent_dropout = 0.3;
     spec.cell.hyper_recurrent_dropout = kind == CellKind::HyperLSTM ? 0.25 : 0;
     spec.input_dropout = 0.2;
     spec.output_dropout = 0.35;
   }
-  CharLM lm(Scope(ps), spec);
+  RecurrentStack lm(Scope(ps), spec);
   Rng rng(7);
   ps.finalize(rng);
   if (!paper_init) randomise(ps, rng);  // else Appendix A.2.3's structured init (zeros, 0.1/N_z)
@@ -160,7 +160,7 @@ void accuracy_case(const Case& c, bool ln) {
   // in either direction, so the fair test is each against the double-precision truth.
   {
     auto build = [&](ParamStore& ps) {
-      CharLMSpec spec;
+      RecurrentStackSpec spec;
       spec.cell.kind = CellKind::HyperLSTM;
       spec.cell.layer_norm = ln;
       spec.cell.hidden = c.H;
@@ -169,11 +169,11 @@ void accuracy_case(const Case& c, bool ln) {
       spec.cell.recurrent_dropout = 0.1;
       spec.input_dropout = 0.1;
       spec.output_dropout = 0.1;
-      spec.vocab = c.V;
-      return CharLM(Scope(ps), spec);
+      spec.symbols = spec.outputs = c.V;
+      return RecurrentStack(Scope(ps), spec);
     };
     ParamStore p32(DType::F32), p64(DType::F64);
-    CharLM m32 = build(p32), m64 = build(p64);
+    RecurrentStack m32 = build(p32), m64 = build(p64);
     Rng rng(9);
     p32.finalize(rng);
     p64.finalize(rng);

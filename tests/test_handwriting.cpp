@@ -205,9 +205,9 @@ TEST_CASE("dense-input stack: fused and reference paths agree in double, with dr
                                  {"model", {{"cell", cell}, {"hidden", 12}, {"hyper", 6}, {"embed", 3}, {"layer_norm", ln}, {"mixtures", 2},
                                             {"layers", 2}}}},
                                 "test");
-      CharLMSpec spec = handwriting_spec(cfg);
+      RecurrentStackSpec spec = handwriting_spec(cfg);
       ParamStore ps(DType::F64);
-      CharLM m(Scope(ps), spec);
+      RecurrentStack m(Scope(ps), spec);
       Rng init(3);
       ps.finalize(init);
       Rng data(4);

@@ -16,7 +16,7 @@
 #include "cli/trainer.h"
 #include "engine/checkpoint.h"
 #include "engine/ops/shape_ops.h"
-#include "models/char_lm.h"
+#include "models/recurrent_stack.h"
 #include "models/rnn_cells.h"
 #include "tests/check.h"
 
@@ -236,12 +236,12 @@ TEST_CASE("a segment run in two halves with the state carried equals the whole s
     for (int layers : {1, 2})
     for (bool fused : {false, true}) {
       ParamStore ps(DType::F64);
-      CharLMSpec spec;
+      RecurrentStackSpec spec;
       spec.cell = small_spec(v, 0);
       spec.fused = fused;
       spec.layers = layers;
-      spec.vocab = 7;
-      CharLM lm(Scope(ps), spec);
+      spec.symbols = spec.outputs = 7;
+      RecurrentStack lm(Scope(ps), spec);
       Rng rng(21);
       ps.finalize(rng);
       randomise(ps, rng);
@@ -269,11 +269,11 @@ TEST_CASE("a stream's outputs do not depend on the other streams of its batch") 
   for (const auto& v : kVariants)
   for (bool fused : {false, true}) {
     ParamStore ps(DType::F64);
-    CharLMSpec spec;
+    RecurrentStackSpec spec;
     spec.cell = small_spec(v, 0);
     spec.fused = fused;
-    spec.vocab = 6;
-    CharLM lm(Scope(ps), spec);
+    spec.symbols = spec.outputs = 6;
+    RecurrentStack lm(Scope(ps), spec);
     Rng rng(31);
     ps.finalize(rng);
     randomise(ps, rng);
@@ -296,11 +296,11 @@ TEST_CASE("layer norm and recurrent dropout switch as the config says") {
   cfg["model"]["hyper"] = 4;
   for (bool ln : {false, true}) {
     cfg["model"]["layer_norm"] = ln;
-    CharLMSpec spec = charlm_spec(cfg, 50);
+    RecurrentStackSpec spec = charlm_spec(cfg, 50);
     CHECK(spec.cell.layer_norm == ln);
     CHECK(spec.cell.kind == CellKind::HyperLSTM);
     ParamStore ps;
-    CharLM lm(Scope(ps), spec);
+    RecurrentStack lm(Scope(ps), spec);
     CHECK((ps.find("rnn0.ln_gain") >= 0) == ln);
     CHECK((ps.find("rnn0.hyper.lnc_gain") >= 0) == ln);
     CHECK((ps.find("rnn0.hyper.b") >= 0) == !ln);  // the LN hyper cell has no bias
@@ -309,11 +309,11 @@ TEST_CASE("layer norm and recurrent dropout switch as the config says") {
   // With layer norm, the gains reach the output; recurrent dropout changes a training run only.
   for (double drop : {0.0, 0.5}) {
     ParamStore ps(DType::F64);
-    CharLMSpec spec;
+    RecurrentStackSpec spec;
     spec.cell = small_spec(kVariants[4], 0);
     spec.cell.recurrent_dropout = drop;
-    spec.vocab = 5;
-    CharLM lm(Scope(ps), spec);
+    spec.symbols = spec.outputs = 5;
+    RecurrentStack lm(Scope(ps), spec);
     Rng rng(41);
     ps.finalize(rng);
     randomise(ps, rng);
@@ -416,10 +416,10 @@ TEST_CASE("a charlm run resumed from its checkpoint continues exactly, carried s
 
 TEST_CASE("eval bpc: every symbol after each stream's first is scored once, state carried") {
   ParamStore ps(DType::F64);
-  CharLMSpec spec;
+  RecurrentStackSpec spec;
   spec.cell = small_spec(kVariants[3], 0);
-  spec.vocab = 5;
-  CharLM lm(Scope(ps), spec);
+  spec.symbols = spec.outputs = 5;
+  RecurrentStack lm(Scope(ps), spec);
   Rng rng(51);
   ps.finalize(rng);
   std::vector<std::int32_t> ids;

@@ -1,4 +1,4 @@
-#include "models/char_lm.h"
+#include "models/recurrent_stack.h"
 
 #include <cstring>
 #include <sstream>
@@ -13,25 +13,26 @@
 
 namespace ht {
 
-CharLM::CharLM(const Scope& scope, const CharLMSpec& spec) : spec_(spec) {
-  if (spec.vocab <= 0) throw std::invalid_argument("CharLM: vocabulary must be positive");
-  if (spec.input < 0) throw std::invalid_argument("CharLM: dense input width must be >= 0");
-  if (spec.input > 0 && spec.input_dropout > 0)
-    throw std::invalid_argument("CharLM: input dropout drops one-hot symbols; a dense-input model has none");
+RecurrentStack::RecurrentStack(const Scope& scope, const RecurrentStackSpec& spec) : spec_(spec) {
+  if (spec.outputs <= 0) throw std::invalid_argument("RecurrentStack: the output width must be positive");
+  if ((spec.symbols > 0) == (spec.features > 0) || spec.symbols < 0 || spec.features < 0)
+    throw std::invalid_argument("RecurrentStack: exactly one of symbols (one-hot input) and features (dense input) must be positive");
+  if (spec.features > 0 && spec.input_dropout > 0)
+    throw std::invalid_argument("RecurrentStack: input dropout drops one-hot symbols; a dense-input model has none");
   if (spec.layers < 1) throw std::invalid_argument("model.layers must be at least 1, got " + std::to_string(spec.layers));
   for (double p : {spec.input_dropout, spec.output_dropout})
-    if (p < 0 || p >= 1) throw std::invalid_argument("CharLM: dropout probabilities must be in [0, 1)");
+    if (p < 0 || p >= 1) throw std::invalid_argument("RecurrentStack: dropout probabilities must be in [0, 1)");
   for (int l = 0; l < spec.layers; ++l) {
     CellSpec c = spec.cell;
-    c.input = l == 0 ? (spec.input > 0 ? spec.input : spec.vocab) : spec.cell.hidden;
+    c.input = l == 0 ? (spec.features > 0 ? spec.features : spec.symbols) : spec.cell.hidden;
     layers_.emplace_back(scope.sub("rnn" + std::to_string(l)), c);
   }
   // Softmax layer: the authors' default (Glorot) weights, zero bias.
-  w_out_ = scope.param("out_w", {spec.cell.hidden, spec.vocab}, Init::glorot_uniform());
-  b_out_ = scope.param("out_b", {spec.vocab}, Init::zeros());
+  w_out_ = scope.param("out_w", {spec.cell.hidden, spec.outputs}, Init::glorot_uniform());
+  b_out_ = scope.param("out_b", {spec.outputs}, Init::zeros());
 }
 
-RnnState CharLM::zero_state(i64 batch, DType dt) const {
+RnnState RecurrentStack::zero_state(i64 batch, DType dt) const {
   RnnState s;
   for (auto& cell : layers_) {
     std::vector<Tensor> parts;
@@ -41,37 +42,37 @@ RnnState CharLM::zero_state(i64 batch, DType dt) const {
   return s;
 }
 
-Var CharLM::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
+Var RecurrentStack::forward(Tape& t, const ParamStore& ps, const Tensor& inputs, const RnnState& state, RnnState* next, Rng* rng,
                     bool training, std::vector<StepTrace>* trace) const {
   if (inputs.ndim() != 2 || inputs.dtype() != DType::I32)
-    throw std::invalid_argument("CharLM::forward: inputs must be i32 [T, B], got " + inputs.shape().str());
-  if (spec_.input > 0) throw std::invalid_argument("CharLM::forward: this model reads dense inputs (forward_dense)");
+    throw std::invalid_argument("RecurrentStack::forward: inputs must be i32 [T, B], got " + inputs.shape().str());
+  if (spec_.features > 0) throw std::invalid_argument("RecurrentStack::forward: this model reads dense inputs (forward_dense)");
   return run(t, ps, &inputs, nullptr, inputs.dim(0), inputs.dim(1), state, next, rng, training, trace);
 }
 
-Var CharLM::forward_dense(Tape& t, const ParamStore& ps, const Var& x, i64 steps, i64 batch, const RnnState& state,
+Var RecurrentStack::forward_dense(Tape& t, const ParamStore& ps, const Var& x, i64 steps, i64 batch, const RnnState& state,
                           RnnState* next, Rng* rng, bool training, std::vector<StepTrace>* trace) const {
-  if (spec_.input <= 0) throw std::invalid_argument("CharLM::forward_dense: this model reads one-hot symbols (forward)");
-  if (steps <= 0 || batch <= 0 || x.shape() != Shape{steps * batch, spec_.input})
-    throw std::invalid_argument("CharLM::forward_dense: x must be [T*B, " + std::to_string(spec_.input) + "] = [" +
-                                std::to_string(steps * batch) + ", " + std::to_string(spec_.input) + "], got " + x.shape().str());
+  if (spec_.features <= 0) throw std::invalid_argument("RecurrentStack::forward_dense: this model reads one-hot symbols (forward)");
+  if (steps <= 0 || batch <= 0 || x.shape() != Shape{steps * batch, spec_.features})
+    throw std::invalid_argument("RecurrentStack::forward_dense: x must be [T*B, " + std::to_string(spec_.features) + "] = [" +
+                                std::to_string(steps * batch) + ", " + std::to_string(spec_.features) + "], got " + x.shape().str());
   return run(t, ps, nullptr, &x, steps, batch, state, next, rng, training, trace);
 }
 
-Var CharLM::run(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
+Var RecurrentStack::run(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
                 RnnState* next, Rng* rng, bool training, std::vector<StepTrace>* trace) const {
   const i64 L = i64(layers_.size());
-  if (i64(state.size()) != L) throw std::invalid_argument("CharLM::forward: state has " + std::to_string(state.size()) + " layers, the model " + std::to_string(L));
+  if (i64(state.size()) != L) throw std::invalid_argument("RecurrentStack::forward: state has " + std::to_string(state.size()) + " layers, the model " + std::to_string(L));
   if ((training && (spec_.input_dropout > 0 || spec_.output_dropout > 0)) && !rng)
-    throw std::invalid_argument("CharLM::forward: dropout needs an rng");
+    throw std::invalid_argument("RecurrentStack::forward: dropout needs an rng");
 
   for (i64 l = 0; l < L; ++l) {
     auto shapes = layers_[std::size_t(l)].state_shapes(B);
     if (state[std::size_t(l)].size() != shapes.size())
-      throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state has the wrong number of tensors");
+      throw std::invalid_argument("RecurrentStack::forward: layer " + std::to_string(l) + " state has the wrong number of tensors");
     for (std::size_t k = 0; k < shapes.size(); ++k)
       if (state[std::size_t(l)][k].shape() != shapes[k])
-        throw std::invalid_argument("CharLM::forward: layer " + std::to_string(l) + " state " + std::to_string(k) + " is " +
+        throw std::invalid_argument("RecurrentStack::forward: layer " + std::to_string(l) + " state " + std::to_string(k) + " is " +
                                     state[std::size_t(l)][k].shape().str() + ", expected " + shapes[k].str());
   }
 
@@ -126,7 +127,7 @@ Var CharLM::run(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* 
   return linear(t, hs, ps.var(t, w_out_), ps.var(t, b_out_));
 }
 
-Var CharLM::forward_fused(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
+Var RecurrentStack::forward_fused(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
                           RnnState* next, Rng* rng, bool training) const {
   const i64 L = i64(layers_.size());
   const bool in_drop = training && spec_.input_dropout > 0, out_drop = training && spec_.output_dropout > 0;
@@ -183,15 +184,15 @@ Var CharLM::forward_fused(Tape& t, const ParamStore& ps, const Tensor* inputs, c
   return linear(t, x, ps.var(t, w_out_), ps.var(t, b_out_));
 }
 
-std::string CharLM::describe() const {
+std::string RecurrentStack::describe() const {
   const CellSpec& c = spec_.cell;
   std::ostringstream s;
   if (spec_.layers > 1) s << spec_.layers << "-layer ";
   if (c.layer_norm) s << "LN ";
   s << (c.kind == CellKind::LSTM ? "LSTM" : c.kind == CellKind::HyperLSTM ? "HyperLSTM" : "HyperRNN") << " " << c.hidden;
   if (c.kind != CellKind::LSTM) s << " (hyper " << c.hyper << ", embedding " << c.embed << ")";
-  if (spec_.input > 0) s << ", " << spec_.input << " inputs, " << spec_.vocab << " outputs";
-  else s << ", vocabulary " << spec_.vocab;
+  if (spec_.features > 0) s << ", " << spec_.features << " inputs, " << spec_.outputs << " outputs";
+  else s << ", vocabulary " << spec_.symbols;
   return s.str();
 }
 

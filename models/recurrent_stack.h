@@ -1,8 +1,8 @@
-// Character-level language model (paper §4.3-4.4): one-hot input, a stack of recurrent cells with
-// dropout between layers, input and output dropout, a softmax over the vocabulary. With
-// spec.input > 0 the same stack reads dense inputs (forward_dense) and its output layer is a plain
-// linear map to `vocab` outputs: the handwriting model (§4.5) uses it with pen offsets in and
-// mixture density parameters out.
+// A stack of recurrent cells with a linear output layer: the body of every recurrent model here.
+// It reads one-hot symbols (forward: the character language model of §4.3-4.4, a softmax over
+// `outputs` = the vocabulary) or dense features (forward_dense: the handwriting model of §4.5, pen
+// offsets in and mixture density parameters out), with input dropout on symbols, dropout between
+// layers and on the top layer's output, and the recurrent state carried in and out.
 #pragma once
 #include <string>
 #include <utility>
@@ -12,11 +12,12 @@
 
 namespace ht {
 
-struct CharLMSpec {
-  CellSpec cell;          // the first layer's cell; cell.input is set to the vocabulary
+struct RecurrentStackSpec {
+  CellSpec cell;          // every layer's cell (cell.input is set per layer from the fields below)
   int layers = 1;         // layer l > 0 reads layer l-1's h (cell.input = hidden)
-  i64 vocab = 0;          // output width (the softmax's classes, or the MDN's parameters)
-  i64 input = 0;          // > 0: dense input features per step (forward_dense); 0: one-hot over vocab
+  i64 symbols = 0;        // one-hot inputs over this many symbols (forward), or
+  i64 features = 0;       // dense inputs of this width per step (forward_dense); exactly one is > 0
+  i64 outputs = 0;        // width of the output layer (softmax classes, or mixture parameters)
   double input_dropout = 0;   // drop probability of a one-hot input (the whole symbol)
   double output_dropout = 0;  // on the top layer's h before the softmax, and between layers
   // One fused tape node per layer per segment (models/fused_rnn.h) instead of the reference
@@ -28,10 +29,10 @@ struct CharLMSpec {
 // The carried state: for each layer, the cell's state tensors (RnnCell::state_shapes order).
 using RnnState = std::vector<std::vector<Tensor>>;
 
-class CharLM {
+class RecurrentStack {
  public:
-  CharLM(const Scope& scope, const CharLMSpec& spec);
-  const CharLMSpec& spec() const { return spec_; }
+  RecurrentStack(const Scope& scope, const RecurrentStackSpec& spec);
+  const RecurrentStackSpec& spec() const { return spec_; }
   void set_fused(bool fused) { spec_.fused = fused; }  // both paths share the parameters
   const RnnCell& layer(int l) const { return layers_[std::size_t(l)]; }
 
@@ -57,7 +58,7 @@ class CharLM {
           Rng* rng, bool training, std::vector<StepTrace>* trace) const;
   Var forward_fused(Tape& t, const ParamStore& ps, const Tensor* inputs, const Var* dense, i64 T, i64 B, const RnnState& state,
                     RnnState* next, Rng* rng, bool training) const;
-  CharLMSpec spec_;
+  RecurrentStackSpec spec_;
   std::vector<RnnCell> layers_;
   int w_out_ = -1, b_out_ = -1;
 };
