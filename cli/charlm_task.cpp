@@ -6,6 +6,8 @@
 #include <stdexcept>
 
 #include "cli/run_files.h"
+#include "cli/tasks.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
 
 namespace ht {
@@ -52,7 +54,6 @@ CharLMTask::CharLMTask(const Json& cfg, bool load_data)
   known_vocab(cfg["data"].get<std::string>());
   if (!load_data) return;
   corpus_ = std::make_unique<CharCorpus>(load_corpus(cfg));
-  batcher_ = std::make_unique<StreamBatcher>(corpus_->train, batch_, seq_);
 }
 
 void CharLMTask::build(ParamStore& ps) {
@@ -61,42 +62,49 @@ void CharLMTask::build(ParamStore& ps) {
   state_ = model_->zero_state(batch_, ps.dtype());
 }
 
-i64 CharLMTask::steps_per_epoch() const { return batcher_ ? batcher_->segments() : 1; }
-
-Var CharLMTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
-  const i64 s = step % batcher_->segments();
-  if (s == 0)  // a new epoch starts every stream from its beginning, with a zero state
-    for (auto& layer : state_)
-      for (auto& x : layer) x.zero();
-  batcher_->get(s, inputs_, targets_);
-  RnnState next;
-  Var logits = model_->forward(t, ps, inputs_, state_, &next, &rng, true);
-  for (std::size_t l = 0; l < state_.size(); ++l)
-    for (std::size_t k = 0; k < state_[l].size(); ++k) state_[l][k].copy_from(next[l][k]);
-  return softmax_cross_entropy(t, logits, targets_.view({targets_.numel()}));
+std::unique_ptr<Sampler> CharLMTask::make_sampler(const Shard& shard, std::uint64_t) {
+  auto sampler = std::make_unique<StreamSampler>(corpus_->train, batch_, seq_, shard);
+  state_ = model_->zero_state(shard.end(batch_) - shard.begin(batch_), state_.empty() ? DType::F32 : state_[0][0].dtype());
+  return sampler;
 }
 
-EvalResult charlm_evaluate(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq) {
+Var CharLMTask::loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) {
+  if (batch.restart)  // a new epoch starts every stream from its beginning, with a zero state
+    for (auto& layer : state_)
+      for (auto& x : layer) x.zero();
+  RnnState next;
+  Var logits = model_->forward(t, ps, batch.x, state_, &next, &rng, true);
+  for (std::size_t l = 0; l < state_.size(); ++l)
+    for (std::size_t k = 0; k < state_[l].size(); ++k) state_[l][k].copy_from(next[l][k]);
+  Var mean = softmax_cross_entropy(t, logits, batch.y.view({batch.y.numel()}));
+  return batch.share == 1.0 ? mean : scale(t, mean, batch.share);
+}
+
+EvalSums charlm_evaluate_sums(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams,
+                              i64 seq, const Shard& shard) {
   StreamBatcher b(ids, streams, seq);
-  RnnState state = model.zero_state(streams, ps.dtype()), next;
+  const i64 s0 = shard.begin(streams), s1 = shard.end(streams);
+  EvalSums r;
+  if (s0 == s1) return r;  // more processes than streams: this one has none
+  RnnState state = model.zero_state(s1 - s0, ps.dtype()), next;
   Tensor x, y;
   Tape t;
-  EvalResult r;
   double total = 0;
   std::vector<double> rows;
   for (i64 s = 0; s < b.segments(); ++s) {
     t.reset();
     Tape::NoGrad ng(t);
-    b.get(s, x, y);
+    b.get(s, x, y, s0, s1);
     Var logits = model.forward(t, ps, x, state, &next, nullptr, false);
     state.swap(next);
     rows.resize(std::size_t(y.numel()));
     softmax_cross_entropy_rows(logits.value(), y.view({y.numel()}), rows.data());
     for (double v : rows) total += v;
-    r.count += y.numel();
+    r.items += double(y.numel());
   }
-  r.loss = total / double(r.count);
-  r.metric = r.loss / std::log(2.0);
+  r.loss = total;
+  r.metric = total / std::log(2.0);  // bits
+  r.metric_items = r.items;
   return r;
 }
 
@@ -106,16 +114,16 @@ EvalResult charlm_evaluate(const RecurrentStack& model, const ParamStore& ps, co
 // split into many streams is not harmless: each stream starts from a zero state, which a model
 // trained with the state carried across a whole epoch rarely sees (a layer-norm LSTM of ours
 // read 2.15 bpc as one stream and 4.1 bpc as 1,024 streams of 384 symbols).
-EvalResult CharLMTask::evaluate(const ParamStore& ps, const std::string& split, bool quick) {
+EvalSums CharLMTask::evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) {
   const auto& all = corpus_->split(split);
   const i64 limit = cfg_["train"]["eval_chars"].get<i64>(), seq = cfg_["train"]["eval_seq"].get<i64>();
-  if (!quick) return charlm_evaluate(*model_, ps, all, 1, seq);
+  if (!quick) return charlm_evaluate_sums(*model_, ps, all, 1, seq, shard);
   const i64 streams = cfg_["train"]["eval_batch"].get<i64>();
   if (limit > 0 && limit < i64(all.size())) {
     std::vector<std::int32_t> part(all.begin(), all.begin() + limit);
-    return charlm_evaluate(*model_, ps, part, streams, seq);
+    return charlm_evaluate_sums(*model_, ps, part, streams, seq, shard);
   }
-  return charlm_evaluate(*model_, ps, all, streams, seq);
+  return charlm_evaluate_sums(*model_, ps, all, streams, seq, shard);
 }
 
 std::vector<std::int32_t> charlm_sample(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
@@ -185,5 +193,21 @@ NamedTensors CharLMTask::carried_state() {
       out.emplace_back("state.layer" + std::to_string(l) + "." + std::to_string(k), state_[l][k]);
   return out;
 }
+
+// Penn Treebank settings of §4.3 / A.3.3: batch 128, segments of 100, Adam 0.001, clipping 1.0,
+// keep probability 0.9 on input, output and the candidate (drop 0.1).
+extern const TaskKind kCharLMTask = {"charlm", R"({
+  "data": "ptb",
+  "enwik8_splits": [90000000, 5000000, 5000000],
+  "model": {
+    "cell": "hyperlstm", "hidden": 1000, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
+    "input_dropout": 0.1, "output_dropout": 0.1, "recurrent_dropout": 0.1, "hyper_recurrent_dropout": 0.0,
+    "ln_eps": 0.001, "forget_bias": 1.0, "fused": true
+  },
+  "train": {
+    "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
+    "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "clip": 1.0
+  }
+})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<CharLMTask>(cfg, load_data); }};
 
 }  // namespace ht

@@ -21,14 +21,14 @@ class CharLMTask : public Task {
  public:
   CharLMTask(const Json& cfg, bool load_data = true);
   void build(ParamStore& ps) override;
-  i64 steps_per_epoch() const override;
-  i64 items_per_step() const override { return batch_ * seq_; }
+  // Streams [begin, end) of the batch for this shard; the carried state holds those streams.
+  std::unique_ptr<Sampler> make_sampler(const Shard& shard, std::uint64_t seed) override;
+  Var loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) override;
+  // quick: a prefix of train.eval_chars as train.eval_batch streams (this shard's streams);
+  // otherwise the whole split as one stream (the paper's protocol), read by the shard of rank 0.
+  EvalSums evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) override;
+  Metric metric() const override { return {"bpc", false}; }
   const char* item_name() const override { return "characters"; }
-  const char* metric_name() const override { return "bpc"; }
-  Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) override;
-  // quick: a prefix of train.eval_chars as train.eval_batch streams; otherwise the whole split as
-  // one stream (the paper's protocol).
-  EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) override;
   std::string describe() const override;
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   void after_training(const ParamStore& ps, const std::string& run_dir) override;
@@ -41,16 +41,20 @@ class CharLMTask : public Task {
   Json cfg_;
   i64 batch_, seq_;
   std::unique_ptr<CharCorpus> corpus_;
-  std::unique_ptr<StreamBatcher> batcher_;
   std::unique_ptr<RecurrentStack> model_;
-  RnnState state_;
-  Tensor inputs_, targets_;
+  RnnState state_;  // carried from segment to segment: this shard's streams
 };
 
-// Bits per character of `ids` read as `streams` parallel streams in segments of `seq`, the state
-// carried, no dropout, no dynamic evaluation. Every symbol after the first of each stream is
-// scored (the tail that does not fill a stream is left out; with streams = 1 nothing is).
-EvalResult charlm_evaluate(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams, i64 seq);
+// Sums over `ids` read as `streams` parallel streams in segments of `seq`, the state carried, no
+// dropout, no dynamic evaluation: nats and bits of every symbol after the first of each stream
+// (the tail that does not fill a stream is left out; with streams = 1 nothing is). Only the
+// shard's streams are read, so the shards' sums add to the whole's.
+EvalSums charlm_evaluate_sums(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams,
+                              i64 seq, const Shard& shard = {});
+inline EvalResult charlm_evaluate(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams,
+                                  i64 seq) {
+  return EvalResult::from(charlm_evaluate_sums(model, ps, ids, streams, seq));
+}
 
 // Continues `prime` (ids, at least one) by `length` symbols drawn at `temperature` (0: argmax).
 std::vector<std::int32_t> charlm_sample(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,

@@ -43,15 +43,15 @@ int cmd_eval(int argc, char** argv) {
   restore_params(ps, ck);
   std::string split = a.count("split") ? a["split"].as<std::string>() : task->final_splits().back();
   EvalResult r = task->evaluate(ps, split);
+  const std::string metric = task->metric().name;
   Json out = {{"run", dir}, {"checkpoint", file}, {"step", ck.meta.value("step", i64(-1))}, {"split", split},
-              {task->metric_name(), r.metric}, {"loss", r.loss}, {"count", r.count}};
+              {metric, r.metric}, {"loss", r.loss}, {"count", r.count}};
   if (a.count("json")) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("%s (%s, step %lld): %s %s %.4f%s, loss %.4f nats over %lld %s\n", cfg["name"].get<std::string>().c_str(),
-                file.c_str(), (long long)ck.meta.value("step", i64(-1)), split.c_str(), task->metric_name(),
-                std::string(task->metric_name()) == "error" ? 100 * r.metric : r.metric,
-                std::string(task->metric_name()) == "error" ? "%" : "", r.loss, (long long)r.count, task->item_name());
+                file.c_str(), (long long)ck.meta.value("step", i64(-1)), split.c_str(), metric.c_str(),
+                metric == "error" ? 100 * r.metric : r.metric, metric == "error" ? "%" : "", r.loss, (long long)r.count, task->item_name());
   }
   return 0;
 }

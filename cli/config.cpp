@@ -1,5 +1,8 @@
 #include "cli/config.h"
 
+#include "cli/tasks.h"
+#include "cli/trainer.h"
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -7,69 +10,9 @@
 namespace ht {
 
 Json config_defaults(const std::string& task) {
-  // What the training loop reads for every task (cli/trainer.cpp); each task adds its own keys.
-  Json cfg = Json::parse(R"({
-    "name": "",
-    "data_dir": "",
-    "train": {
-      "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-      "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
-      "lr": {"type": "constant", "lr": 0.001},
-      "patience": 0, "seed": 1, "threads": 0
-    },
-    "paper": {}
-  })");
-  Json own;
-  if (task == "image") {
-    own = Json::parse(R"({
-      "task": "image",
-      "data": "mnist",
-      "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256},
-      "train": {
-        "batch": 1000, "steps": 5500, "eval_every": 55, "checkpoint_every": 550, "eval_batch": 1000,
-        "clip": 0.0, "augment": true, "valid_size": 5000
-      }
-    })");
-  } else if (task == "charlm") {
-    // Penn Treebank settings of §4.3 / A.3.3: batch 128, segments of 100, Adam 0.001, clipping 1.0,
-    // keep probability 0.9 on input, output and the candidate (drop 0.1).
-    own = Json::parse(R"({
-      "task": "charlm",
-      "data": "ptb",
-      "enwik8_splits": [90000000, 5000000, 5000000],
-      "model": {
-        "cell": "hyperlstm", "hidden": 1000, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
-        "input_dropout": 0.1, "output_dropout": 0.1, "recurrent_dropout": 0.1, "hyper_recurrent_dropout": 0.0,
-        "ln_eps": 0.001, "forget_bias": 1.0, "fused": true
-      },
-      "train": {
-        "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
-        "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "clip": 1.0
-      }
-    })");
-  } else if (task == "handwriting") {
-    // IAM-OnDB settings of §4.5 / A.3.5: batch 32, Adam 0.0001, clipping 5.0, keep probability
-    // 0.95 on the output and the candidate (drop 0.05), lines under 300 points left out, random
-    // scaling of ±10%; hyper cell 128 units, N_z 4; 20 mixture components (the paper's counts).
-    own = Json::parse(R"({
-      "task": "handwriting",
-      "data": "iam_ondb",
-      "min_points": 300,
-      "model": {
-        "cell": "hyperlstm", "hidden": 900, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
-        "input_dropout": 0.0, "output_dropout": 0.05, "recurrent_dropout": 0.05, "hyper_recurrent_dropout": 0.0,
-        "ln_eps": 0.001, "forget_bias": 1.0, "fused": true, "mixtures": 20
-      },
-      "train": {
-        "batch": 32, "seq": 300, "steps": 50000, "eval_every": 500, "checkpoint_every": 500,
-        "eval_batch": 32, "eval_seq": 200, "eval_lines": 256, "clip": 5.0, "augment": 0.1,
-        "lr": {"type": "constant", "lr": 0.0001}
-      }
-    })");
-  } else {
-    throw std::invalid_argument("unknown task '" + task + "' (known: image, charlm, handwriting)");
-  }
-  cfg.merge_patch(own);  // objects merge key by key, so "train" keeps the shared keys
+  Json cfg = trainer_defaults();
+  cfg.merge_patch(Json::parse(find_task_kind(task).defaults));  // objects merge key by key: "train" keeps the trainer's keys
+  cfg["task"] = task;
   return cfg;
 }
 

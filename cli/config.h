@@ -10,7 +10,8 @@ namespace ht {
 
 using Json = nlohmann::json;
 
-// Defaults for a task ("image", ...). Throws naming an unknown task.
+// The trainer's defaults (cli/trainer.h) merged with the task's own (its TaskKind, cli/tasks.h).
+// Throws naming an unknown task.
 Json config_defaults(const std::string& task);
 
 // Reads `path`, merges it over the defaults of its "task" (default "image"), applies the --set

@@ -8,6 +8,7 @@
 #include "cli/charlm_task.h"
 #include "cli/png.h"
 #include "cli/plot.h"
+#include "cli/tasks.h"
 #include "engine/ops/mdn.h"
 
 namespace ht {
@@ -38,62 +39,27 @@ HandwritingTask::HandwritingTask(const Json& cfg, bool load_data)
 
 void HandwritingTask::build(ParamStore& ps) { model_ = std::make_unique<RecurrentStack>(Scope(ps), handwriting_spec(cfg_)); }
 
-i64 HandwritingTask::steps_per_epoch() const { return data_ ? (i64(data_->train.size()) + batch_ - 1) / batch_ : 1; }
-
-const std::vector<i64>& HandwritingTask::epoch_order(i64 epoch) {
-  if (epoch != order_epoch_) {
-    order_.resize(data_->train.size());
-    std::iota(order_.begin(), order_.end(), i64(0));
-    Rng r(cfg_["train"]["seed"].get<std::uint64_t>() * 0x9E3779B97F4A7C15ull + std::uint64_t(epoch) + 1);
-    for (i64 i = i64(order_.size()) - 1; i > 0; --i) std::swap(order_[std::size_t(i)], order_[std::size_t(r.below(std::uint64_t(i + 1)))]);
-    order_epoch_ = epoch;
-  }
-  return order_;
+std::unique_ptr<Sampler> HandwritingTask::make_sampler(const Shard& shard, std::uint64_t seed) {
+  return std::make_unique<StrokeSampler>(*data_, batch_, seq_, augment_, seed, shard);
 }
 
-Var HandwritingTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
-  const i64 spe = steps_per_epoch(), B = batch_, T = seq_;
-  const auto& order = epoch_order(step / spe);
-  const i64 k = step % spe;
-  DType dt = ps.dtype();
-  Tensor x = t.alloc_zeros({T * B, 3}, dt), y = t.alloc_zeros({T * B, 3}, dt), w = t.alloc_zeros({T * B}, dt);
-  i64 real = 0;
-  dispatch_float(dt, [&](auto tag) {
-    using F = decltype(tag);
-    F* xv = x.data<F>();
-    F* yv = y.data<F>();
-    F* wv = w.data<F>();
-    for (i64 b = 0; b < B; ++b) {
-      // The last batch of an epoch wraps around to its first lines.
-      const StrokeLine& l = data_->train[std::size_t(order[std::size_t((k * B + b) % i64(order.size()))])];
-      const i64 pairs = l.count - 1;  // (input, next point) pairs in the line
-      const i64 n = std::min(pairs, T);
-      const i64 start = pairs > T ? i64(rng.below(std::uint64_t(pairs - T + 1))) : 0;
-      const double sx = 1 + augment_ * (2 * rng.uniform() - 1), sy = 1 + augment_ * (2 * rng.uniform() - 1);
-      const float* p = data_->points.data() + 3 * (l.first + start);
-      for (i64 s = 0; s < n; ++s) {
-        const i64 r = s * B + b;
-        xv[3 * r] = F(p[3 * s] * sx), xv[3 * r + 1] = F(p[3 * s + 1] * sy), xv[3 * r + 2] = F(p[3 * s + 2]);
-        yv[3 * r] = F(p[3 * (s + 1)] * sx), yv[3 * r + 1] = F(p[3 * (s + 1) + 1] * sy), yv[3 * r + 2] = F(p[3 * (s + 1) + 2]);
-        wv[r] = F(1);
-      }
-      real += n;
-    }
-    for (i64 r = 0; r < T * B; ++r) wv[r] = wv[r] / F(real);  // the mean over real points
-  });
+Var HandwritingTask::loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) {
+  const i64 T = seq_, B = batch.x.dim(0) / T;
+  const DType dt = ps.dtype();
+  auto as_dt = [&](const Tensor& x) { return x.dtype() == dt ? x : x.to(dt); };
   RnnState state = model_->zero_state(B, dt);
-  Var out = model_->forward_dense(t, ps, t.input(x), T, B, state, nullptr, &rng, true);
-  return mdn_loss(t, out, y, w);
+  Var out = model_->forward_dense(t, ps, t.input(as_dt(batch.x)), T, B, state, nullptr, &rng, true);
+  return mdn_loss(t, out, as_dt(batch.y), as_dt(batch.weight));  // weights: the global batch's mean
 }
 
-EvalResult handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
+EvalSums handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
                                 i64 batch, i64 seq) {
   if (batch <= 0 || seq <= 0) throw std::invalid_argument("handwriting_evaluate: batch and seq must be positive");
   std::vector<std::size_t> idx(lines.size());
   std::iota(idx.begin(), idx.end(), std::size_t(0));
   std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return lines[a].count > lines[b].count; });
   const DType dt = ps.dtype();
-  EvalResult r;
+  EvalSums r;
   double total = 0;
   Tape t;
   std::vector<double> rows;
@@ -127,23 +93,21 @@ EvalResult handwriting_evaluate(const RecurrentStack& model, const ParamStore& p
       rows.resize(std::size_t(T * B));
       mdn_nll_rows(out.value(), y, rows.data());
       for (i64 row = 0; row < T * B; ++row)
-        if (real[std::size_t(row)]) total += rows[std::size_t(row)], ++r.count;
+        if (real[std::size_t(row)]) total += rows[std::size_t(row)], ++r.items;
     }
   }
-  r.loss = r.count ? total / double(r.count) : 0;
-  r.metric = lines.empty() ? 0 : total / double(lines.size());
+  r.loss = r.metric = total;
+  r.metric_items = double(lines.size());
   return r;
 }
 
-EvalResult HandwritingTask::evaluate(const ParamStore& ps, const std::string& split, bool quick) {
+EvalSums HandwritingTask::evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) {
   const auto& all = data_->split(split);
   const i64 batch = cfg_["train"]["eval_batch"].get<i64>(), seq = cfg_["train"]["eval_seq"].get<i64>();
   const i64 limit = cfg_["train"]["eval_lines"].get<i64>();
-  if (quick && limit > 0 && limit < i64(all.size())) {
-    std::vector<StrokeLine> part(all.begin(), all.begin() + limit);
-    return handwriting_evaluate(*model_, ps, *data_, part, batch, seq);
-  }
-  return handwriting_evaluate(*model_, ps, *data_, all, batch, seq);
+  const i64 n = quick && limit > 0 && limit < i64(all.size()) ? limit : i64(all.size());
+  std::vector<StrokeLine> part(all.begin() + shard.begin(n), all.begin() + shard.end(n));
+  return handwriting_evaluate(*model_, ps, *data_, part, batch, seq);
 }
 
 std::vector<StrokePoint> handwriting_sample(const RecurrentStack& model, const ParamStore& ps, i64 length, double bias, Rng& rng) {
@@ -246,5 +210,23 @@ void HandwritingTask::after_training(const ParamStore& ps, const std::string& ru
     }
   write_strokes_png(run_dir + "/samples.png", titles, seqs);
 }
+
+// IAM-OnDB settings of §4.5 / A.3.5: batch 32, Adam 0.0001, clipping 5.0, keep probability 0.95
+// on the output and the candidate (drop 0.05), lines under 300 points left out, random scaling of
+// ±10%; hyper cell 128 units, N_z 4; 20 mixture components (the paper's counts).
+extern const TaskKind kHandwritingTask = {"handwriting", R"({
+  "data": "iam_ondb",
+  "min_points": 300,
+  "model": {
+    "cell": "hyperlstm", "hidden": 900, "hyper": 128, "embed": 4, "layers": 1, "layer_norm": false,
+    "input_dropout": 0.0, "output_dropout": 0.05, "recurrent_dropout": 0.05, "hyper_recurrent_dropout": 0.0,
+    "ln_eps": 0.001, "forget_bias": 1.0, "fused": true, "mixtures": 20
+  },
+  "train": {
+    "batch": 32, "seq": 300, "steps": 50000, "eval_every": 500, "checkpoint_every": 500,
+    "eval_batch": 32, "eval_seq": 200, "eval_lines": 256, "clip": 5.0, "augment": 0.1,
+    "lr": {"type": "constant", "lr": 0.0001}
+  }
+})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<HandwritingTask>(cfg, load_data); }};
 
 }  // namespace ht

@@ -1,13 +1,14 @@
 // Handwriting generation on IAM-OnDB (paper §4.5, A.3.5; Graves 2013 §4): an LSTM / HyperLSTM
 // stack reads pen points (dx, dy, pen) and a mixture density layer predicts the next one.
 //
-// Training: each step takes `batch` training lines (a fresh seeded order every epoch) and from
-// each a window of `seq` points at a random offset (a line shorter than that whole, padded and
-// masked), from a zero state, with random scaling of dx and dy by up to ±train.augment. The loss
-// is the mean negative log-likelihood per point. Evaluation reads every validation line whole,
-// from its first point, the state carried across segments of eval_seq points; the headline
-// number is the paper's: the log-loss per line (nats, summed over the line's points), here in
-// our units (offsets divided by the training offsets' standard deviation, StrokeData::scale).
+// Training batches come from a StrokeSampler (data/samplers.h): `batch` training lines a step (a
+// fresh seeded order every epoch), from each a window of `seq` points at a random offset (a line
+// shorter than that whole, padded and weighted 0), from a zero state, with random scaling of dx
+// and dy by up to ±train.augment. The loss is the mean negative log-likelihood per point.
+// Evaluation reads every validation line whole, from its first point, the state carried across
+// segments of eval_seq points; the headline number is the paper's: the log-loss per line (nats,
+// summed over the line's points), here in our units (offsets divided by the training offsets'
+// standard deviation, StrokeData::scale).
 #pragma once
 #include <array>
 #include <memory>
@@ -31,14 +32,14 @@ class HandwritingTask : public Task {
  public:
   HandwritingTask(const Json& cfg, bool load_data = true);
   void build(ParamStore& ps) override;
-  i64 steps_per_epoch() const override;
-  i64 items_per_step() const override { return batch_ * seq_; }
+  std::unique_ptr<Sampler> make_sampler(const Shard& shard, std::uint64_t seed) override;
+  Var loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) override;
+  // quick: the first train.eval_lines validation lines; otherwise all of them. A shard reads a
+  // contiguous part of those lines.
+  EvalSums evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) override;
+  Metric metric() const override { return {"logloss", false}; }  // nats per line
   const char* item_name() const override { return "points"; }
-  const char* metric_name() const override { return "logloss"; }  // nats per line
   std::vector<std::string> final_splits() const override { return {"valid"}; }
-  Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) override;
-  // quick: the first train.eval_lines validation lines; otherwise all of them.
-  EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) override;
   std::string describe() const override;
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   void after_training(const ParamStore& ps, const std::string& run_dir) override;
@@ -47,20 +48,17 @@ class HandwritingTask : public Task {
   const StrokeData& data() const { return *data_; }
 
  private:
-  const std::vector<i64>& epoch_order(i64 epoch);
   Json cfg_;
   i64 batch_, seq_;
   double augment_;
   std::unique_ptr<StrokeData> data_;
   std::unique_ptr<RecurrentStack> model_;
-  i64 order_epoch_ = -1;
-  std::vector<i64> order_;
 };
 
 // Log-loss of `lines` read whole from a zero state, `batch` lines at a time (sorted by length),
-// in segments of `seq` points with the state carried. EvalResult: loss = nats per point,
-// metric = nats per line, count = points scored (every point after a line's first).
-EvalResult handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
+// in segments of `seq` points with the state carried. Sums: loss = nats of every point after a
+// line's first, items = those points, metric = the same nats, metric_items = lines.
+EvalSums handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps, const StrokeData& d, const std::vector<StrokeLine>& lines,
                                 i64 batch, i64 seq);
 
 // `length` points drawn from the model from a zero state, starting from the point (0, 0, 0);

@@ -1,5 +1,7 @@
 #include "cli/image_task.h"
 
+#include "cli/tasks.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
 #include "models/mnist_models.h"
 
@@ -12,8 +14,6 @@ ImageTask::ImageTask(const Json& cfg, bool load_data) : cfg_(cfg), batch_(cfg["t
   if (which != "mnist" && which != "fashion-mnist")
     throw std::invalid_argument("config key 'data' must be mnist or fashion-mnist for the image task, got '" + which + "'");
   data_ = std::make_unique<MnistSplits>(load_mnist(which, cfg["data_dir"].get<std::string>(), cfg["train"]["valid_size"].get<i64>()));
-  batcher_ = std::make_unique<ImageBatcher>(data_->train, batch_, cfg["train"]["seed"].get<std::uint64_t>(), true,
-                                            cfg["train"]["augment"].get<bool>());
 }
 
 void ImageTask::build(ParamStore& ps) {
@@ -27,25 +27,26 @@ void ImageTask::build(ParamStore& ps) {
   model_ = make_image_classifier(spec, Scope(ps));
 }
 
-i64 ImageTask::steps_per_epoch() const { return batcher_ ? batcher_->batches_per_epoch() : 1; }
-
-Var ImageTask::loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) {
-  i64 bpe = batcher_->batches_per_epoch();
-  batcher_->get(step / bpe, step % bpe, images_, labels_);
-  Tensor y = Tensor::wrap(labels_.data(), {i64(labels_.size())}, DType::I32);
-  Var logits = model_->forward(t, ps, t.input(images_), true, rng);
-  return softmax_cross_entropy(t, logits, y);
+std::unique_ptr<Sampler> ImageTask::make_sampler(const Shard& shard, std::uint64_t seed) {
+  return std::make_unique<ImageSampler>(data_->train, batch_, seed, cfg_["train"]["augment"].get<bool>(), shard);
 }
 
-EvalResult ImageTask::evaluate(const ParamStore& ps, const std::string& split, bool) {
-  const ImageSet* set = split == "train" ? &data_->train : split == "valid" ? &data_->valid : split == "test" ? &data_->test : nullptr;
-  if (!set) throw std::invalid_argument("unknown split '" + split + "' (train, valid, test)");
-  EvalResult r;
+Var ImageTask::loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) {
+  Var logits = model_->forward(t, ps, t.input(batch.x), true, rng);
+  Var mean = softmax_cross_entropy(t, logits, batch.y);
+  return batch.share == 1.0 ? mean : scale(t, mean, batch.share);
+}
+
+EvalSums ImageTask::evaluate_sums(const ParamStore& ps, const std::string& split, bool, const Shard& shard) {
+  const ImageSet* whole = split == "train" ? &data_->train : split == "valid" ? &data_->valid : split == "test" ? &data_->test : nullptr;
+  if (!whole) throw std::invalid_argument("unknown split '" + split + "' (train, valid, test)");
+  const ImageSet set = whole->slice(shard.begin(whole->size()), shard.end(whole->size()));
+  EvalSums r;
   double total_loss = 0;
   i64 wrong = 0;
   Tape t;
   Rng unused(0);
-  for_each_batch(*set, cfg_["train"]["eval_batch"].get<i64>(), [&](const ImageSet& part, i64) {
+  for_each_batch(set, cfg_["train"]["eval_batch"].get<i64>(), [&](const ImageSet& part, i64) {
     t.reset();
     Tape::NoGrad ng(t);
     Var logits = model_->forward(t, ps, t.input(part.images), false, unused);
@@ -61,15 +62,25 @@ EvalResult ImageTask::evaluate(const ParamStore& ps, const std::string& split, b
         if (L.at(i * C + c) > L.at(i * C + best)) best = c;
       wrong += best != part.labels[std::size_t(i)];
     }
-    r.count += n;
+    r.items += double(n);
   });
-  r.loss = total_loss / double(r.count);
-  r.metric = double(wrong) / double(r.count);
+  r.loss = total_loss;
+  r.metric = double(wrong);
+  r.metric_items = r.items;
   return r;
 }
 
 std::string ImageTask::describe() const { return model_ ? model_->describe() : "unbuilt"; }
 
 std::pair<std::string, i64> ImageTask::counted_parameters(const ParamStore& ps) const { return model_->counted_parameters(ps); }
+
+extern const TaskKind kImageTask = {"image", R"({
+  "data": "mnist",
+  "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256},
+  "train": {
+    "batch": 1000, "steps": 5500, "eval_every": 55, "checkpoint_every": 550, "eval_batch": 1000,
+    "clip": 0.0, "augment": true, "valid_size": 5000
+  }
+})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<ImageTask>(cfg, load_data); }};
 
 }  // namespace ht

@@ -14,12 +14,12 @@ class ImageTask : public Task {
   // Loads the data named by cfg["data"] unless `load_data` is false (building only, for `list`).
   ImageTask(const Json& cfg, bool load_data = true);
   void build(ParamStore& ps) override;
-  i64 steps_per_epoch() const override;
-  i64 items_per_step() const override { return batch_; }
+  std::unique_ptr<Sampler> make_sampler(const Shard& shard, std::uint64_t seed) override;
+  Var loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) override;
+  // Every image of the split (this shard's contiguous part): loss summed, errors counted.
+  EvalSums evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) override;
+  Metric metric() const override { return {"error", false}; }
   const char* item_name() const override { return "images"; }
-  const char* metric_name() const override { return "error"; }
-  Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) override;
-  EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) override;
   std::string describe() const override;
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   const ImageClassifier& model() const { return *model_; }
@@ -28,10 +28,7 @@ class ImageTask : public Task {
   Json cfg_;
   i64 batch_;
   std::unique_ptr<MnistSplits> data_;
-  std::unique_ptr<ImageBatcher> batcher_;
   std::unique_ptr<ImageClassifier> model_;
-  Tensor images_;
-  std::vector<std::int32_t> labels_;
 };
 
 }  // namespace ht

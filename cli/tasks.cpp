@@ -1,17 +1,25 @@
 #include "cli/tasks.h"
 
-#include "cli/charlm_task.h"
-#include "cli/handwriting_task.h"
-#include "cli/image_task.h"
+#include <stdexcept>
 
 namespace ht {
 
+const std::vector<const TaskKind*>& task_kinds() {
+  static const std::vector<const TaskKind*> kinds = {&kImageTask, &kCharLMTask, &kHandwritingTask};
+  return kinds;
+}
+
+const TaskKind& find_task_kind(const std::string& name) {
+  std::string known;
+  for (const TaskKind* k : task_kinds()) {
+    if (name == k->name) return *k;
+    known += (known.empty() ? "" : ", ") + std::string(k->name);
+  }
+  throw std::invalid_argument("unknown task '" + name + "' (known: " + known + ")");
+}
+
 std::unique_ptr<Task> make_task(const Json& cfg, bool load_data) {
-  std::string task = cfg.value("task", std::string("image"));
-  if (task == "image") return std::make_unique<ImageTask>(cfg, load_data);
-  if (task == "charlm") return std::make_unique<CharLMTask>(cfg, load_data);
-  if (task == "handwriting") return std::make_unique<HandwritingTask>(cfg, load_data);
-  throw std::invalid_argument("unknown task '" + task + "'");
+  return find_task_kind(cfg.value("task", std::string("image"))).make(cfg, load_data);
 }
 
 }  // namespace ht

@@ -1,13 +1,28 @@
-// Builds the Task a config describes.
+// The table of tasks: each task's file defines its TaskKind (name, config defaults, factory) in
+// one place, and task_kinds() lists them. Configs name their task ("task": "image"); the config
+// loader merges the file over the trainer's defaults and the task's own.
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "cli/config.h"
 #include "cli/task.h"
 
 namespace ht {
 
-// load_data = false builds the model only (parameter counts for `list`).
+struct TaskKind {
+  const char* name;      // the config's "task"
+  const char* defaults;  // JSON merged over the trainer's defaults: every key the task reads
+  // Builds the task; load_data = false builds the model only (parameter counts for `list`).
+  std::unique_ptr<Task> (*make)(const Json& cfg, bool load_data);
+};
+
+// Each defined beside its task (cli/image_task.cpp, cli/charlm_task.cpp, cli/handwriting_task.cpp).
+extern const TaskKind kImageTask, kCharLMTask, kHandwritingTask;
+
+const std::vector<const TaskKind*>& task_kinds();
+const TaskKind& find_task_kind(const std::string& name);  // throws naming the known tasks
+
 std::unique_ptr<Task> make_task(const Json& cfg, bool load_data = true);
 
 }  // namespace ht

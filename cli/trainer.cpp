@@ -18,6 +18,56 @@
 
 namespace ht {
 
+Json trainer_defaults() {
+  return Json::parse(R"({
+    "name": "",
+    "data_dir": "",
+    "train": {
+      "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+      "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
+      "lr": {"type": "constant", "lr": 0.001},
+      "patience": 0, "seed": 1, "threads": 0
+    },
+    "paper": {}
+  })");
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  if (!std::isfinite(s) || s < 0) return "?";
+  long t = long(s + 0.5);
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%lds", t);
+  return buf;
+}
+
+double Metric::worst() const {
+  return higher_is_better ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+}
+
+EvalSums& EvalSums::operator+=(const EvalSums& o) {
+  loss += o.loss;
+  items += o.items;
+  metric += o.metric;
+  metric_items += o.metric_items;
+  return *this;
+}
+
+void EvalSums::to_array(double* out) const {
+  out[0] = loss, out[1] = items, out[2] = metric, out[3] = metric_items;
+}
+
+EvalSums EvalSums::from_array(const double* in) { return {in[0], in[1], in[2], in[3]}; }
+
+EvalResult EvalResult::from(const EvalSums& s) {
+  EvalResult r;
+  r.loss = s.items > 0 ? s.loss / s.items : 0;
+  r.metric = s.metric_items > 0 ? s.metric / s.metric_items : 0;
+  r.count = i64(s.items);
+  return r;
+}
+
 namespace {
 
 std::atomic<bool> g_interrupted{false};
@@ -43,211 +93,282 @@ std::unique_ptr<Optimizer> make_optimizer(const Json& tr, const ParamStore& ps) 
   throw std::invalid_argument("config key 'train.optimizer' must be adam or sgd, got '" + kind + "'");
 }
 
-NamedTensors optimizer_tensors(Optimizer& opt) {
+NamedTensors prefixed(const NamedTensors& in, const std::string& prefix) {
   NamedTensors out;
-  for (auto& [name, t] : opt.state()) out.emplace_back("optim." + name, t);
+  for (auto& [name, t] : in) out.emplace_back(prefix + name, t);
   return out;
 }
 
-NamedTensors task_tensors(Task& task) {
-  NamedTensors out;
-  for (auto& [name, t] : task.carried_state()) out.emplace_back("task." + name, t);
-  return out;
-}
+std::string fixed4(double v) { return (std::ostringstream() << std::fixed << std::setprecision(4) << v).str(); }
+
+// One run: the state of the loop and the steps it takes, each a named function.
+class Trainer {
+ public:
+  Trainer(const Json& cfg, Task& task, const TrainOptions& opt, Comm& comm)
+      : cfg_(cfg), tr_(cfg["train"]), task_(task), opt_(opt), comm_(comm), dir_(opt.run_dir), metric_(task.metric()),
+        total_steps_(tr_["steps"].get<i64>()), eval_every_(std::max<i64>(1, tr_["eval_every"].get<i64>())),
+        ckpt_every_(std::max<i64>(1, tr_["checkpoint_every"].get<i64>())), patience_(tr_["patience"].get<i64>()),
+        clip_(tr_["clip"].get<double>()), seed_(tr_["seed"].get<std::uint64_t>()), best_(metric_.worst()) {}
+
+  TrainSummary run() {
+    open();
+    announce();
+    g_interrupted = false;
+    auto old_handler = std::signal(SIGINT, on_sigint);
+    try {
+      while (step_ < total_steps_) {
+        step();
+        const bool last = step_ == total_steps_, interrupted = g_interrupted.load();
+        if (step_ % eval_every_ == 0 || last || interrupted) evaluate_and_record();
+        else show_progress();
+        if (step_ % ckpt_every_ == 0 || last || interrupted || sum_.stopped_early) save(ckpt_path());
+        if (interrupted) {
+          sum_.interrupted = true;
+          std::fprintf(stderr, "interrupted at step %lld; continue with: hypertrain train --resume %s\n", (long long)step_, dir_.c_str());
+          break;
+        }
+        if (sum_.stopped_early) break;
+      }
+    } catch (...) {
+      std::signal(SIGINT, old_handler);
+      throw;
+    }
+    std::signal(SIGINT, old_handler);
+    sum_.last_step = step_;
+    sum_.best_metric = best_;
+    sum_.best_step = best_step_;
+    finish();
+    return sum_;
+  }
+
+ private:
+  std::string ckpt_path() const { return dir_ + "/checkpoint.bin"; }
+  std::string best_path() const { return dir_ + "/best.bin"; }
+  std::string metrics_path() const { return dir_ + "/metrics.jsonl"; }
+  std::string metric_key() const { return "valid_" + metric_.name; }
+  double step_items() const { return double(sampler_->items_per_step()); }
+  double epoch_of(i64 step) const { return double(step) / double(sampler_->steps_per_epoch()); }
+
+  // The run directory (new or resumed), the model, the optimizer, the sampler of this shard.
+  void open() {
+    if (comm_.root()) {
+      make_dirs(dir_);
+      if (!opt_.resume && file_exists(ckpt_path()))
+        throw std::invalid_argument("run directory " + dir_ + " already holds a run; continue it with --resume " + dir_ +
+                                    " or choose another --out");
+      if (!opt_.resume) {
+        write_text_atomic(dir_ + "/config.json", cfg_.dump(2) + "\n");
+        std::remove(metrics_path().c_str());
+      }
+    }
+    task_.build(ps_);
+    Rng init_rng(seed_);
+    ps_.finalize(init_rng);
+    optimizer_ = make_optimizer(tr_, ps_);
+    schedule_ = make_schedule(tr_["lr"]);
+    rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training
+    sampler_ = task_.make_sampler(Shard{comm_.rank(), comm_.world()}, seed_);
+    if (opt_.resume) resume();
+    sum_.first_step = step_;
+  }
+
+  NamedTensors state_tensors() {
+    NamedTensors all = param_tensors(ps_);
+    for (auto& t : prefixed(optimizer_->state(), "optim.")) all.push_back(t);
+    for (auto& t : prefixed(task_.carried_state(), "task.")) all.push_back(t);
+    return all;
+  }
+
+  void resume() {
+    if (!file_exists(ckpt_path())) throw std::invalid_argument("cannot resume: " + ckpt_path() + " does not exist");
+    Checkpoint ck = load_checkpoint(ckpt_path());
+    restore_params(ps_, ck);
+    restore_tensors(prefixed(optimizer_->state(), "optim."), ck);
+    restore_tensors(prefixed(task_.carried_state(), "task."), ck);
+    step_ = ck.meta.at("step").get<i64>();
+    rng_from_json(rng_, ck.meta.at("rng"));
+    if (!ck.meta.at("best_metric").is_null()) best_ = ck.meta.at("best_metric").get<double>();
+    best_step_ = ck.meta.at("best_step").get<i64>();
+    bad_evals_ = ck.meta.at("bad_evals").get<i64>();
+    train_seconds_ = ck.meta.at("train_seconds").get<double>();
+    if (comm_.root()) {  // forget evaluations recorded after the checkpoint: they will be redone
+      std::string kept;
+      for (auto& row : read_jsonl(metrics_path()))
+        if (row.value("step", i64(0)) <= step_) kept += row.dump() + "\n";
+      write_text_atomic(metrics_path(), kept);
+    }
+    if (!opt_.quiet && comm_.root()) std::fprintf(stderr, "resuming %s at step %lld\n", dir_.c_str(), (long long)step_);
+  }
+
+  void announce() {
+    window_t0_ = last_print_ = seconds_now();
+    window_start_ = step_;
+    if (opt_.quiet || !comm_.root()) return;
+    std::fprintf(stderr, "%s: %s, %lld parameters, %lld steps of %lld %s (%lld steps per epoch)\n", cfg_["name"].get<std::string>().c_str(),
+                 task_.describe().c_str(), (long long)ps_.count(), (long long)total_steps_, (long long)sampler_->items_per_step(),
+                 task_.item_name(), (long long)sampler_->steps_per_epoch());
+  }
+
+  // One training step: this shard's batch, its loss, the gradients (summed across processes),
+  // clipping and the update.
+  void step() {
+    const double t0 = seconds_now();
+    sampler_->get(step_, batch_);
+    tape_.reset();
+    ps_.zero_grad();
+    Var loss = task_.loss(tape_, ps_, batch_, rng_);
+    double lv = loss.value().item();
+    if (comm_.world() > 1) comm_.sum(&lv, 1);
+    if (!std::isfinite(lv))
+      throw std::runtime_error("the training loss is " + std::to_string(lv) + " at step " + std::to_string(step_) +
+                               ". Hint: lower train.lr (now " + tr_["lr"].dump() + "), set train.clip, or check the data; "
+                               "the last good checkpoint is " + (file_exists(ckpt_path()) ? ckpt_path() : std::string("not written yet")));
+    tape_.backward(loss);
+    if (comm_.world() > 1) {
+      Tensor g = ps_.flat_grads();
+      comm_.sum(g.data<float>(), g.numel());
+    }
+    if (clip_ > 0) clip_grad_norm(ps_, clip_);
+    optimizer_->step(ps_, schedule_->at(step_));
+    ++step_;
+    sum_.losses.push_back(lv);
+    window_loss_ += lv;
+    ++window_steps_;
+    train_seconds_ += seconds_now() - t0;
+  }
+
+  // The split's result over every process: each evaluates its shard, the sums are added.
+  EvalResult evaluate(const std::string& split, bool quick) {
+    EvalSums s = task_.evaluate_sums(ps_, split, quick, Shard{comm_.rank(), comm_.world()});
+    if (comm_.world() > 1) {
+      double a[EvalSums::kFields];
+      s.to_array(a);
+      comm_.sum(a, EvalSums::kFields);
+      s = EvalSums::from_array(a);
+    }
+    return EvalResult::from(s);
+  }
+
+  // Validation, the best checkpoint, a row of metrics.jsonl, early stopping.
+  void evaluate_and_record() {
+    const double span = seconds_now() - window_t0_;
+    const EvalResult v = evaluate("valid", true);
+    if (metric_.better(v.metric, best_)) {
+      best_ = v.metric;
+      best_step_ = step_;
+      bad_evals_ = 0;
+      save(best_path());
+    } else {
+      ++bad_evals_;
+    }
+    const double rate = double(step_ - window_start_) * step_items() / std::max(span, 1e-9);
+    if (comm_.root())
+      append_jsonl(metrics_path(), {{"step", step_}, {"epoch", epoch_of(step_)}, {"train_loss", window_loss_ / double(window_steps_)},
+                                    {"valid_loss", v.loss}, {metric_key(), v.metric}, {"lr", schedule_->at(step_ - 1)},
+                                    {"seconds", train_seconds_}, {std::string(task_.item_name()) + "_per_second", rate}});
+    if (!opt_.quiet && comm_.root())
+      std::fprintf(stderr, "step %lld/%lld  epoch %.2f  loss %.4f  valid %s %.4f  (best %.4f at %lld)  %.0f %s/s\n", (long long)step_,
+                   (long long)total_steps_, epoch_of(step_), window_loss_ / double(window_steps_), metric_.name.c_str(), v.metric, best_,
+                   (long long)best_step_, rate, task_.item_name());
+    window_loss_ = 0;
+    window_steps_ = 0;
+    window_t0_ = last_print_ = seconds_now();
+    window_start_ = step_;
+    if (patience_ > 0 && bad_evals_ >= patience_) {
+      sum_.stopped_early = true;
+      if (!opt_.quiet && comm_.root()) std::fprintf(stderr, "early stop: no improvement in %lld evaluations\n", (long long)patience_);
+    }
+  }
+
+  void show_progress() {
+    if (opt_.quiet || !comm_.root() || seconds_now() - last_print_ < opt_.progress_seconds) return;
+    const double rate = double(step_ - window_start_) * step_items() / std::max(seconds_now() - window_t0_, 1e-9);
+    const double eta = double(total_steps_ - step_) * step_items() / std::max(rate, 1e-9);
+    std::fprintf(stderr, "step %lld/%lld  epoch %.2f  loss %.4f  %.0f %s/s  ETA %s\n", (long long)step_, (long long)total_steps_,
+                 epoch_of(step_), window_loss_ / double(window_steps_), rate, task_.item_name(), format_duration(eta).c_str());
+    last_print_ = seconds_now();
+  }
+
+  // A checkpoint of everything a resume needs (root only).
+  void save(const std::string& path) {
+    if (!comm_.root()) return;
+    Json meta = {{"step", step_}, {"rng", rng_to_json(rng_)}, {"best_metric", std::isfinite(best_) ? Json(best_) : Json()},
+                 {"best_step", best_step_}, {"bad_evals", bad_evals_}, {"train_seconds", train_seconds_}, {"name", cfg_["name"]}};
+    save_checkpoint(path, state_tensors(), meta);
+  }
+
+  // Learning curves, then the final numbers of the best checkpoint and results.json.
+  void finish() {
+    if (comm_.root()) plot_curves();
+    if (!opt_.final_eval || sum_.interrupted || !file_exists(best_path())) return;
+    restore_params(ps_, load_checkpoint(best_path()));
+    auto counted = task_.counted_parameters(ps_);
+    sum_.results = {{"name", cfg_["name"]}, {"data", cfg_.value("data", "")}, {"model", task_.describe()},
+                    {"parameters", ps_.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
+                    {"best_step", best_step_}, {"steps", step_}, {"stopped_early", sum_.stopped_early}, {"train_seconds", train_seconds_},
+                    {"machine", machine_info(tr_["threads"].get<int>())}, {"paper", cfg_["paper"]}};
+    std::string line;
+    for (const std::string& split : task_.final_splits()) {
+      const EvalResult r = evaluate(split, false);
+      sum_.results[split + "_" + metric_.name] = r.metric;
+      sum_.results[split + "_loss"] = r.loss;
+      line += ", " + split + " " + metric_.name + " " + fixed4(r.metric);
+    }
+    if (!comm_.root()) return;
+    write_text_atomic(dir_ + "/results.json", sum_.results.dump(2) + "\n");
+    task_.after_training(ps_, dir_);
+    if (!opt_.quiet)
+      std::fprintf(stderr, "%s: best step %lld%s, %s of training; results in %s/results.json\n", cfg_["name"].get<std::string>().c_str(),
+                   (long long)best_step_, line.c_str(), format_duration(train_seconds_).c_str(), dir_.c_str());
+  }
+
+  // curves.png from everything metrics.jsonl holds (this run and the ones it resumed).
+  void plot_curves() {
+    std::vector<Series> left(1), right(1);
+    left[0].label = "train loss";
+    right[0].label = "valid " + metric_.name;
+    for (auto& row : read_jsonl(metrics_path())) {
+      left[0].x.push_back(row["step"].get<double>());
+      left[0].y.push_back(row["train_loss"].get<double>());
+      right[0].x.push_back(row["step"].get<double>());
+      right[0].y.push_back(row[metric_key()].get<double>());
+    }
+    plot_learning_curves(dir_ + "/curves.png", cfg_["name"].get<std::string>(), left, "training loss (nats)", right,
+                         "validation " + metric_.name);
+  }
+
+  const Json& cfg_;
+  const Json& tr_;
+  Task& task_;
+  const TrainOptions& opt_;
+  Comm& comm_;
+  const std::string dir_;
+  const Metric metric_;
+  const i64 total_steps_, eval_every_, ckpt_every_, patience_;
+  const double clip_;
+  const std::uint64_t seed_;
+
+  ParamStore ps_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::unique_ptr<Sampler> sampler_;
+  Batch batch_;
+  Rng rng_;
+  Tape tape_;
+
+  i64 step_ = 0, best_step_ = -1, bad_evals_ = 0;
+  double best_, train_seconds_ = 0;
+  double window_loss_ = 0, window_t0_ = 0, last_print_ = 0;
+  i64 window_steps_ = 0, window_start_ = 0;
+  TrainSummary sum_;
+};
 
 }  // namespace
 
-std::string format_duration(double s) {
-  char buf[32];
-  if (!std::isfinite(s) || s < 0) return "?";
-  long t = long(s + 0.5);
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  else std::snprintf(buf, sizeof buf, "%lds", t);
-  return buf;
-}
-
-TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt) {
-  const Json& tr = cfg["train"];
-  const std::string dir = opt.run_dir;
-  const std::string ckpt_path = dir + "/checkpoint.bin", best_path = dir + "/best.bin", metrics_path = dir + "/metrics.jsonl";
-  make_dirs(dir);
-  if (!opt.resume && file_exists(ckpt_path))
-    throw std::invalid_argument("run directory " + dir + " already holds a run; continue it with --resume " + dir +
-                                " or choose another --out");
-  if (!opt.resume) {
-    write_text_atomic(dir + "/config.json", cfg.dump(2) + "\n");
-    std::remove(metrics_path.c_str());
-  }
-
-  const i64 total_steps = tr["steps"].get<i64>(), eval_every = std::max<i64>(1, tr["eval_every"].get<i64>());
-  const i64 ckpt_every = std::max<i64>(1, tr["checkpoint_every"].get<i64>()), patience = tr["patience"].get<i64>();
-  const double clip = tr["clip"].get<double>();
-  const std::uint64_t seed = tr["seed"].get<std::uint64_t>();
-
-  ParamStore ps;
-  task.build(ps);
-  Rng init_rng(seed);
-  ps.finalize(init_rng);
-  auto optimizer = make_optimizer(tr, ps);
-  auto schedule = make_schedule(tr["lr"]);
-  Rng rng(seed * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training
-
-  TrainSummary sum;
-  i64 step = 0, bad_evals = 0;
-  double best = std::numeric_limits<double>::infinity(), train_seconds = 0;
-  i64 best_step = -1;
-  if (opt.resume) {
-    if (!file_exists(ckpt_path)) throw std::invalid_argument("cannot resume: " + ckpt_path + " does not exist");
-    Checkpoint ck = load_checkpoint(ckpt_path);
-    restore_params(ps, ck);
-    restore_tensors(optimizer_tensors(*optimizer), ck);
-    restore_tensors(task_tensors(task), ck);
-    step = ck.meta.at("step").get<i64>();
-    rng_from_json(rng, ck.meta.at("rng"));
-    best = ck.meta.at("best_metric").is_null() ? best : ck.meta.at("best_metric").get<double>();
-    best_step = ck.meta.at("best_step").get<i64>();
-    bad_evals = ck.meta.at("bad_evals").get<i64>();
-    train_seconds = ck.meta.at("train_seconds").get<double>();
-    // Forget evaluations recorded after the checkpoint: they will be redone.
-    std::string kept;
-    for (auto& row : read_jsonl(metrics_path))
-      if (row.value("step", i64(0)) <= step) kept += row.dump() + "\n";
-    write_text_atomic(metrics_path, kept);
-    if (!opt.quiet) std::fprintf(stderr, "resuming %s at step %lld\n", dir.c_str(), (long long)step);
-  }
-  sum.first_step = step;
-
-  auto save = [&](const std::string& path) {
-    NamedTensors tensors = param_tensors(ps);
-    for (auto& t : optimizer_tensors(*optimizer)) tensors.push_back(t);
-    for (auto& t : task_tensors(task)) tensors.push_back(t);
-    Json meta = {{"step", step}, {"rng", rng_to_json(rng)}, {"best_metric", std::isfinite(best) ? Json(best) : Json()},
-                 {"best_step", best_step}, {"bad_evals", bad_evals}, {"train_seconds", train_seconds},
-                 {"name", cfg["name"]}};
-    save_checkpoint(path, tensors, meta);
-  };
-
-  if (!opt.quiet)
-    std::fprintf(stderr, "%s: %s, %lld parameters, %lld steps of %lld %s (%lld steps per epoch)\n", cfg["name"].get<std::string>().c_str(),
-                 task.describe().c_str(), (long long)ps.count(), (long long)total_steps, (long long)task.items_per_step(),
-                 task.item_name(), (long long)task.steps_per_epoch());
-
-  g_interrupted = false;
-  auto old_handler = std::signal(SIGINT, on_sigint);
-  Tape tape;
-  double window_loss = 0, window_t0 = seconds_now(), last_print = seconds_now();
-  i64 window_steps = 0, window_start = step;
-  while (step < total_steps) {
-    double t0 = seconds_now();
-    tape.reset();
-    ps.zero_grad();
-    Var loss = task.loss(tape, ps, step, rng);
-    double lv = loss.value().item();
-    if (!std::isfinite(lv)) {
-      std::signal(SIGINT, old_handler);
-      throw std::runtime_error("the training loss is " + std::to_string(lv) + " at step " + std::to_string(step) +
-                               ". Hint: lower train.lr (now " + tr["lr"].dump() + "), set train.clip, or check the data; "
-                               "the last good checkpoint is " + (file_exists(ckpt_path) ? ckpt_path : std::string("not written yet")));
-    }
-    tape.backward(loss);
-    if (clip > 0) clip_grad_norm(ps, clip);
-    optimizer->step(ps, schedule->at(step));
-    ++step;
-    sum.losses.push_back(lv);
-    window_loss += lv;
-    ++window_steps;
-    train_seconds += seconds_now() - t0;
-
-    bool last = step == total_steps, interrupted = g_interrupted.load();
-    if (step % eval_every == 0 || last || interrupted) {
-      double span = seconds_now() - window_t0;
-      EvalResult v = task.evaluate(ps, "valid", true);
-      bool improved = v.metric < best;
-      if (improved) {
-        best = v.metric;
-        best_step = step;
-        bad_evals = 0;
-        save(best_path);
-      } else {
-        ++bad_evals;
-      }
-      double rate = double((step - window_start) * task.items_per_step()) / std::max(span, 1e-9);
-      append_jsonl(metrics_path, {{"step", step}, {"epoch", double(step) / double(task.steps_per_epoch())},
-                                  {"train_loss", window_loss / double(window_steps)}, {"valid_loss", v.loss},
-                                  {std::string("valid_") + task.metric_name(), v.metric}, {"lr", schedule->at(step - 1)},
-                                  {"seconds", train_seconds}, {std::string(task.item_name()) + "_per_second", rate}});
-      if (!opt.quiet) {
-        std::fprintf(stderr, "step %lld/%lld  epoch %.2f  loss %.4f  valid %s %.4f  (best %.4f at %lld)  %.0f %s/s\n",
-                     (long long)step, (long long)total_steps, double(step) / double(task.steps_per_epoch()),
-                     window_loss / double(window_steps), task.metric_name(), v.metric, best, (long long)best_step, rate,
-                     task.item_name());
-      }
-      window_loss = 0;
-      window_steps = 0;
-      window_t0 = seconds_now();
-      window_start = step;
-      last_print = seconds_now();
-      if (patience > 0 && bad_evals >= patience) {
-        sum.stopped_early = true;
-        if (!opt.quiet) std::fprintf(stderr, "early stop: no improvement in %lld evaluations\n", (long long)patience);
-      }
-    } else if (!opt.quiet && seconds_now() - last_print >= opt.progress_seconds) {
-      double rate = double((step - window_start) * task.items_per_step()) / std::max(seconds_now() - window_t0, 1e-9);
-      double eta = double((total_steps - step) * task.items_per_step()) / std::max(rate, 1e-9);
-      std::fprintf(stderr, "step %lld/%lld  epoch %.2f  loss %.4f  %.0f %s/s  ETA %s\n", (long long)step, (long long)total_steps,
-                   double(step) / double(task.steps_per_epoch()), window_loss / double(window_steps), rate, task.item_name(),
-                   format_duration(eta).c_str());
-      last_print = seconds_now();
-    }
-    if (step % ckpt_every == 0 || last || interrupted || sum.stopped_early) save(ckpt_path);
-    if (interrupted) {
-      sum.interrupted = true;
-      std::fprintf(stderr, "interrupted at step %lld; continue with: hypertrain train --resume %s\n", (long long)step, dir.c_str());
-      break;
-    }
-    if (sum.stopped_early) break;
-  }
-  std::signal(SIGINT, old_handler);
-  sum.last_step = step;
-  sum.best_metric = best;
-  sum.best_step = best_step;
-
-  // Learning curves from everything metrics.jsonl holds (this run and the ones it resumed).
-  std::vector<Series> left(1), right(1);
-  left[0].label = "train loss";
-  right[0].label = std::string("valid ") + task.metric_name();
-  for (auto& row : read_jsonl(metrics_path)) {
-    left[0].x.push_back(row["step"].get<double>());
-    left[0].y.push_back(row["train_loss"].get<double>());
-    right[0].x.push_back(row["step"].get<double>());
-    right[0].y.push_back(row[std::string("valid_") + task.metric_name()].get<double>());
-  }
-  plot_learning_curves(dir + "/curves.png", cfg["name"].get<std::string>(), left, "training loss (nats)", right,
-                       std::string("validation ") + task.metric_name());
-
-  if (opt.final_eval && !sum.interrupted && file_exists(best_path)) {
-    Checkpoint bk = load_checkpoint(best_path);
-    restore_params(ps, bk);
-    auto counted = task.counted_parameters(ps);
-    sum.results = {{"name", cfg["name"]}, {"data", cfg.value("data", "")}, {"model", task.describe()},
-                   {"parameters", ps.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
-                   {"best_step", best_step}, {"steps", step}, {"stopped_early", sum.stopped_early}, {"train_seconds", train_seconds},
-                   {"machine", machine_info(tr["threads"].get<int>())}, {"paper", cfg["paper"]}};
-    std::string line;
-    for (const std::string& split : task.final_splits()) {
-      EvalResult r = task.evaluate(ps, split);
-      sum.results[split + "_" + task.metric_name()] = r.metric;
-      sum.results[split + "_loss"] = r.loss;
-      line += ", " + split + " " + task.metric_name() + " " + (std::ostringstream() << std::fixed << std::setprecision(4) << r.metric).str();
-    }
-    write_text_atomic(dir + "/results.json", sum.results.dump(2) + "\n");
-    task.after_training(ps, dir);
-    if (!opt.quiet)
-      std::fprintf(stderr, "%s: best step %lld%s, %s of training; results in %s/results.json\n", cfg["name"].get<std::string>().c_str(),
-                   (long long)best_step, line.c_str(), format_duration(train_seconds).c_str(), dir.c_str());
-  }
-  return sum;
+TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt, Comm* comm) {
+  Comm alone;
+  Trainer trainer(cfg, task, opt, comm ? *comm : alone);
+  return trainer.run();
 }
 
 }  // namespace ht

@@ -1,23 +1,33 @@
-// The training loop shared by every experiment: optimizer and schedule from the config, gradient
-// clipping, evaluation every N steps with early stopping, checkpoints (latest and best on
-// validation) written atomically, exact resume, progress on stderr, a NaN stop, and a run
-// directory holding config.json, metrics.jsonl, checkpoint.bin, best.bin, results.json and
-// curves.png.
+// The training loop shared by every experiment, in the spirit of llm.c's: a Trainer opens (or
+// resumes) a run directory, then repeats step() -> evaluate_and_record() -> save() and ends with
+// finish(). Around the task's loss it owns the optimizer and schedule from the config, gradient
+// clipping, evaluation every N steps with early stopping (lower or higher is better, as the task's
+// Metric says), checkpoints (latest and best on validation) written atomically, exact resume,
+// progress on stderr and a NaN stop. A run directory holds config.json, metrics.jsonl,
+// checkpoint.bin, best.bin, results.json and curves.png.
+//
+// Processes training together meet at one seam, the Comm: the sampler takes this rank's shard,
+// gradients and evaluation sums are summed through it, and only the root writes files.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cli/comm.h"
 #include "cli/config.h"
 #include "cli/task.h"
 
 namespace ht {
+
+// What the trainer reads from every config (the "train" block's shared keys), before a task's own.
+Json trainer_defaults();
 
 struct TrainOptions {
   std::string run_dir;
   bool resume = false;           // continue from run_dir/checkpoint.bin
   bool quiet = false;            // no progress lines
   double progress_seconds = 2;   // at most one progress line per this many seconds
-  bool final_eval = true;        // evaluate best.bin on valid and test at the end
+  bool final_eval = true;        // evaluate best.bin on the final splits at the end
 };
 
 struct TrainSummary {
@@ -29,7 +39,8 @@ struct TrainSummary {
   Json results;                // what results.json holds
 };
 
-TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt);
+// Trains `task` as `cfg` says; comm = nullptr: this process alone.
+TrainSummary run_training(const Json& cfg, Task& task, const TrainOptions& opt, Comm* comm = nullptr);
 
 // "1h02m", "3m05s", "12s"
 std::string format_duration(double seconds);

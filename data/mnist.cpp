@@ -172,7 +172,7 @@ std::vector<i64> ImageBatcher::epoch_order(i64 epoch) const {
   return order;
 }
 
-void ImageBatcher::get(i64 epoch, i64 index, Tensor& images, std::vector<std::int32_t>& labels) const {
+void ImageBatcher::get(i64 epoch, i64 index, Tensor& images, std::vector<std::int32_t>& labels, i64 row_begin, i64 row_end) const {
   if (!cache_) throw std::logic_error("ImageBatcher::get on a moved-from batcher");
   const i64 nb = batches_per_epoch();
   if (index < 0 || index >= nb)
@@ -187,7 +187,12 @@ void ImageBatcher::get(i64 epoch, i64 index, Tensor& images, std::vector<std::in
     order = cache_->order;
   }
 
-  const i64 begin = index * batch_, B = std::min(batch_, set_.size() - begin);
+  const i64 begin = index * batch_, full = std::min(batch_, set_.size() - begin);
+  if (row_end < 0) row_end = full;
+  if (row_begin < 0 || row_begin > row_end || row_end > full)
+    throw std::out_of_range("ImageBatcher::get: rows [" + std::to_string(row_begin) + ", " + std::to_string(row_end) + ") of a batch of " +
+                            std::to_string(full));
+  const i64 B = row_end - row_begin;
   const i64 C = set_.images.dim(1), H = set_.images.dim(2), W = set_.images.dim(3), plane = H * W, per = C * plane;
   const Shape shape{B, C, H, W};
   if (images.shape() != shape || images.dtype() != DType::F32 || !images) images = Tensor::empty(shape, DType::F32);
@@ -196,8 +201,11 @@ void ImageBatcher::get(i64 epoch, i64 index, Tensor& images, std::vector<std::in
   const float* src = set_.images.data<float>();
   float* dst = images.data<float>();
   Rng aug(augment_ ? augment_seed(seed_, epoch, index) : 0);
-  for (i64 b = 0; b < B; ++b) {
-    const i64 ex = (*order)[std::size_t(begin + b)];
+  for (i64 row = 0; row < row_end; ++row) {
+    // Every row's crop is drawn, in order, so a row range holds what the whole batch holds there.
+    const i64 dy = augment_ ? i64(aug.below(3)) : 0, dx = augment_ ? i64(aug.below(3)) : 0;
+    if (row < row_begin) continue;
+    const i64 b = row - row_begin, ex = (*order)[std::size_t(begin + row)];
     labels[std::size_t(b)] = set_.labels[std::size_t(ex)];
     const float* in = src + ex * per;
     float* out = dst + b * per;
@@ -206,7 +214,6 @@ void ImageBatcher::get(i64 epoch, i64 index, Tensor& images, std::vector<std::in
       continue;
     }
     // out[y][x] = padded[y + dy][x + dx], padded = in with one ring of zeros: in[y + dy - 1][x + dx - 1] or 0.
-    const i64 dy = i64(aug.below(3)), dx = i64(aug.below(3));
     for (i64 c = 0; c < C; ++c)
       for (i64 y = 0; y < H; ++y) {
         float* orow = out + c * plane + y * W;

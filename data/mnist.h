@@ -49,8 +49,10 @@ class ImageBatcher {
   i64 num_examples() const { return set_.size(); }
 
   // images: [B, C, H, W] float32 (B = batch, or less for the last unshuffled batch), reused when
-  // it already has that shape and dtype, else reallocated. labels: resized to B.
-  void get(i64 epoch, i64 index, Tensor& images, std::vector<std::int32_t>& labels) const;
+  // it already has that shape and dtype, else reallocated. labels: resized to B. With a row range
+  // [row_begin, row_end) only those rows of the batch are produced (B = row_end - row_begin),
+  // exactly as the whole batch would hold them (row_end -1: to the end).
+  void get(i64 epoch, i64 index, Tensor& images, std::vector<std::int32_t>& labels, i64 row_begin = 0, i64 row_end = -1) const;
 
   // Example indices in the order epoch `epoch` visits them (all N, before dropping a partial batch).
   std::vector<i64> epoch_order(i64 epoch) const;

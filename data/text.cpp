@@ -156,18 +156,22 @@ i64 StreamBatcher::segment_length(i64 s) const {
   return std::min(seq_, len_ - 1 - s * seq_);
 }
 
-void StreamBatcher::get(i64 s, Tensor& inputs, Tensor& targets) const {
+void StreamBatcher::get(i64 s, Tensor& inputs, Tensor& targets, i64 b0, i64 b1) const {
   const i64 T = segment_length(s);
-  if (inputs.shape() != Shape{T, batch_} || inputs.dtype() != DType::I32) inputs = Tensor::empty({T, batch_}, DType::I32);
-  if (targets.shape() != Shape{T, batch_} || targets.dtype() != DType::I32) targets = Tensor::empty({T, batch_}, DType::I32);
+  if (b1 < 0) b1 = batch_;
+  if (b0 < 0 || b0 >= b1 || b1 > batch_)
+    throw std::out_of_range("StreamBatcher::get: streams [" + std::to_string(b0) + ", " + std::to_string(b1) + ") of " + std::to_string(batch_));
+  const i64 B = b1 - b0;
+  if (inputs.shape() != Shape{T, B} || inputs.dtype() != DType::I32) inputs = Tensor::empty({T, B}, DType::I32);
+  if (targets.shape() != Shape{T, B} || targets.dtype() != DType::I32) targets = Tensor::empty({T, B}, DType::I32);
   std::int32_t* x = inputs.data<std::int32_t>();
   std::int32_t* y = targets.data<std::int32_t>();
   const std::int32_t* d = data_->data();
   for (i64 t = 0; t < T; ++t)
-    for (i64 b = 0; b < batch_; ++b) {
-      i64 pos = b * len_ + s * seq_ + t;
-      x[t * batch_ + b] = d[pos];
-      y[t * batch_ + b] = d[pos + 1];
+    for (i64 b = 0; b < B; ++b) {
+      i64 pos = (b0 + b) * len_ + s * seq_ + t;
+      x[t * B + b] = d[pos];
+      y[t * B + b] = d[pos + 1];
     }
 }
 

@@ -47,7 +47,8 @@ class StreamBatcher {
   i64 segments() const { return segments_; }
   i64 stream_length() const { return len_; }
   i64 segment_length(i64 s) const;
-  void get(i64 s, Tensor& inputs, Tensor& targets) const;  // (re)allocates to [segment_length(s), batch]
+  // (Re)allocates to [segment_length(s), b1 - b0]: streams [b0, b1) of segment s (b1 -1: all).
+  void get(i64 s, Tensor& inputs, Tensor& targets, i64 b0 = 0, i64 b1 = -1) const;
 
  private:
   const std::vector<std::int32_t>* data_;

@@ -18,58 +18,65 @@ using namespace ht;
 
 namespace {
 
-// A small task with synthetic data: an MLP on 4 noisy blobs. Batches depend on (step) only.
+// Synthetic data: 4 noisy blobs in 8 dimensions. Batches depend on (step) only.
+void make_blobs(i64 step, i64 n, Tensor& x, Tensor& y) {
+  Rng r(std::uint64_t(step) * 7919 + 3);
+  x = Tensor::empty({n, 8});
+  y = Tensor::empty({n}, DType::I32);
+  for (i64 i = 0; i < n; ++i) {
+    int k = int(r.below(4));
+    y.data<std::int32_t>()[i] = k;
+    for (int j = 0; j < 8; ++j) x.data<float>()[i * 8 + j] = float((j % 4 == k ? 2.0 : 0.0) + r.normal());
+  }
+}
+
+class BlobSampler : public Sampler {
+ public:
+  i64 steps_per_epoch() const override { return 10; }
+  i64 items_per_step() const override { return 32; }
+  void get(i64 step, Batch& b) override {
+    b.step = step;
+    make_blobs(step, 32, b.x, b.y);
+  }
+};
+
+// A small task on the blobs: an MLP.
 class BlobTask : public Task {
  public:
   explicit BlobTask(double scale_loss = 1.0) : scale_(scale_loss) {}
   void build(ParamStore& ps) override { mlp_ = std::make_unique<MLP>(Scope(ps), std::vector<i64>{8, 16, 4}); }
-  i64 steps_per_epoch() const override { return 10; }
-  i64 items_per_step() const override { return 32; }
+  std::unique_ptr<Sampler> make_sampler(const Shard&, std::uint64_t) override { return std::make_unique<BlobSampler>(); }
+  Metric metric() const override { return {"error", false}; }
   const char* item_name() const override { return "examples"; }
-  const char* metric_name() const override { return "error"; }
-  Var loss(Tape& t, const ParamStore& ps, i64 step, Rng& rng) override {
-    make_batch(step, 32, x_, y_);
+  Var loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) override {
     // a draw from the trainer's rng, so resume must restore it too
     double noise = 0.01 * rng.uniform();
-    Var l = softmax_cross_entropy(t, mlp_->forward(t, ps, t.input(x_)), y_);
+    Var l = softmax_cross_entropy(t, mlp_->forward(t, ps, t.input(batch.x)), batch.y);
     return scale(t, l, scale_ * (1.0 + noise));
   }
-  EvalResult evaluate(const ParamStore& ps, const std::string& split, bool) override {
+  EvalSums evaluate_sums(const ParamStore& ps, const std::string& split, bool, const Shard&) override {
     Tensor x, y;
-    make_batch(split == "valid" ? 100000 : 200000, 256, x, y);
+    make_blobs(split == "valid" ? 100000 : 200000, 256, x, y);
     Tape t;
     Tape::NoGrad ng(t);
     Var logits = mlp_->forward(t, ps, t.input(x));
-    EvalResult r;
-    r.count = 256;
-    i64 wrong = 0;
+    EvalSums r;
+    r.items = r.metric_items = 256;
     for (i64 i = 0; i < 256; ++i) {
       i64 best = 0;
       for (i64 c = 1; c < 4; ++c)
         if (logits.value().at(i * 4 + c) > logits.value().at(i * 4 + best)) best = c;
-      wrong += best != y.data<std::int32_t>()[i];
+      r.metric += best != y.data<std::int32_t>()[i];
     }
-    r.metric = double(wrong) / 256;
-    r.loss = softmax_cross_entropy(t, logits, y).value().item();
+    r.loss = 256 * softmax_cross_entropy(t, logits, y).value().item();
     return r;
   }
   std::string describe() const override { return "blob MLP"; }
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override { return {"all", ps.count()}; }
 
  private:
-  static void make_batch(i64 step, i64 n, Tensor& x, Tensor& y) {
-    Rng r(std::uint64_t(step) * 7919 + 3);
-    x = Tensor::empty({n, 8});
-    y = Tensor::empty({n}, DType::I32);
-    for (i64 i = 0; i < n; ++i) {
-      int k = int(r.below(4));
-      y.data<std::int32_t>()[i] = k;
-      for (int j = 0; j < 8; ++j) x.data<float>()[i * 8 + j] = float((j % 4 == k ? 2.0 : 0.0) + r.normal());
-    }
-  }
   double scale_;
   std::unique_ptr<MLP> mlp_;
-  Tensor x_, y_;
 };
 
 Json blob_config(i64 steps) {
