@@ -8,7 +8,7 @@
 #include "engine/parallel.h"
 #include "engine/tensor.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -114,6 +114,74 @@ void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedM
       for (std::int64_t r0 = 0; r0 < M; r0 += kMR) {
         const int mr = int(std::min<std::int64_t>(kMR, M - r0));
         tile_fn(mr, int(nr))(K, A + r0 * lda, lda, wp, pstride, beta, C + r0 * ldc + p0 * kPanel, ldc, last);
+      }
+    }
+  });
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+bool packed_gemm_native() { return true; }
+
+namespace {
+
+// AVX2: a panel of 16 columns is two 8-float registers. The register tile is MR rows x one panel:
+// 2*MR accumulators, two weight registers and a broadcast (15 of the 16 ymm registers at MR = 6).
+constexpr int kMR2 = 6;
+
+template <int MR>
+void tile2(std::int64_t K, const float* A, std::int64_t lda, const float* wp, float beta, float* C, std::int64_t ldc, int cols) {
+  __m256 acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (std::int64_t k = 0; k < K; ++k) {
+    const __m256 w0 = _mm256_load_ps(wp + k * kPanel), w1 = _mm256_load_ps(wp + k * kPanel + 8);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
+      acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* c = C + r * ldc;
+    if (cols == kPanel) {
+      __m256 v0 = acc[r][0], v1 = acc[r][1];
+      if (beta != 0.0f) v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c)), v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+      _mm256_storeu_ps(c, v0);
+      _mm256_storeu_ps(c + 8, v1);
+    } else {  // the last, partial panel: through a buffer, so nothing past column N is touched
+      alignas(32) float buf[kPanel];
+      _mm256_store_ps(buf, acc[r][0]);
+      _mm256_store_ps(buf + 8, acc[r][1]);
+      for (int j = 0; j < cols; ++j) c[j] = beta != 0.0f ? c[j] + buf[j] : buf[j];
+    }
+  }
+}
+
+using Tile2Fn = void (*)(std::int64_t, const float*, std::int64_t, const float*, float, float*, std::int64_t, int);
+
+Tile2Fn tile2_fn(int mr) {
+  switch (mr) {
+    case 1: return tile2<1>;
+    case 2: return tile2<2>;
+    case 3: return tile2<3>;
+    case 4: return tile2<4>;
+    case 5: return tile2<5>;
+    default: return tile2<6>;
+  }
+}
+
+}  // namespace
+
+void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedMatrix& W, float beta, float* C, std::int64_t ldc) {
+  if (beta != 0.0f && beta != 1.0f) throw std::invalid_argument("packed_gemm: beta must be 0 or 1");
+  const std::int64_t K = W.rows(), N = W.cols(), panels = (N + kPanel - 1) / kPanel, pstride = K * kPanel;
+  parallel_for(panels, std::max<std::int64_t>(1, panels / 8), [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const int cols = int(std::min<std::int64_t>(kPanel, N - p * kPanel));
+      const float* wp = W.panels() + p * pstride;
+      for (std::int64_t r0 = 0; r0 < M; r0 += kMR2) {
+        const int mr = int(std::min<std::int64_t>(kMR2, M - r0));
+        tile2_fn(mr)(K, A + r0 * lda, lda, wp, beta, C + r0 * ldc + p * kPanel, ldc, cols);
       }
     }
   });

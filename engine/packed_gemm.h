@@ -2,9 +2,10 @@
 // small batch of rows (h_{t-1}: 1 to a few hundred) and W a weight matrix that stays the same for
 // a whole segment. W is packed once into panels of 16 columns ([panel][k][16], zero-padded) and
 // every step reuses the packing, where OpenBLAS re-packs all of W on each call (paper-notes §3,
-// issue 5: 54-66% of peak at 32 rows). The kernel keeps an 8-row x 48-column tile of C in 24
-// AVX-512 registers; the panel groups are split across oneTBB's workers, so it runs inside a
-// BlasOnCaller scope as well as outside. Without AVX-512 it falls back to the BLAS gemm.
+// issue 5: 54-66% of peak at 32 rows). With AVX-512 the kernel keeps an 8-row x 48-column tile of
+// C in 24 registers; with AVX2 + FMA a 6-row x 16-column tile in 12. Panels are split across
+// oneTBB's workers, so it runs inside a BlasOnCaller scope as well as outside. Without either it
+// falls back to the BLAS gemm (single-threaded inside BlasOnCaller).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -34,7 +35,7 @@ class PackedMatrix {
 // C[M, N] = A[M, K] (row stride lda) times the packed W, plus beta C (beta 0 or 1).
 void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedMatrix& W, float beta, float* C, std::int64_t ldc);
 
-// True when the AVX-512 kernel is compiled in (otherwise packed_gemm calls the BLAS gemm).
+// True when a vector kernel (AVX-512 or AVX2) is compiled in (otherwise packed_gemm calls the BLAS gemm).
 bool packed_gemm_native();
 
 }  // namespace ht

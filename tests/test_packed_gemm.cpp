@@ -13,7 +13,7 @@ using namespace ht;
 
 TEST_CASE("packed_gemm agrees with cblas_sgemm on odd shapes, W and W^T, beta 0 and 1") {
   const std::string native = packed_gemm_native() ? "yes" : "no (BLAS fallback)";
-  MESSAGE("AVX-512 kernel compiled in: " << native);
+  MESSAGE("vector kernel (AVX-512 or AVX2) compiled in: " << native);
   struct Shape3 { i64 M, K, N; };
   const Shape3 shapes[] = {{1, 1, 1}, {1, 7, 5}, {3, 5, 17}, {8, 16, 48}, {9, 13, 49}, {32, 100, 400}, {17, 33, 95}, {64, 3, 130}, {5, 257, 33}};
   Rng rng(3);
