@@ -1,6 +1,7 @@
 #include "cli/image_task.h"
 
 #include "cli/tasks.h"
+#include "data/cifar10.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
 #include "models/mnist_models.h"
@@ -10,10 +11,11 @@ namespace ht {
 ImageTask::ImageTask(const Json& cfg, bool load_data) : cfg_(cfg), batch_(cfg["train"]["batch"].get<i64>()) {
   if (batch_ <= 0) throw std::invalid_argument("train.batch must be positive, got " + std::to_string(batch_));
   if (!load_data) return;
-  std::string which = cfg["data"].get<std::string>();
-  if (which != "mnist" && which != "fashion-mnist")
-    throw std::invalid_argument("config key 'data' must be mnist or fashion-mnist for the image task, got '" + which + "'");
-  data_ = std::make_unique<MnistSplits>(load_mnist(which, cfg["data_dir"].get<std::string>(), cfg["train"]["valid_size"].get<i64>()));
+  const std::string which = cfg["data"].get<std::string>(), dir = cfg["data_dir"].get<std::string>();
+  const i64 n_valid = cfg["train"]["valid_size"].get<i64>();
+  if (which == "mnist" || which == "fashion-mnist") data_ = std::make_unique<ImageSplits>(load_mnist(which, dir, n_valid));
+  else if (which == "cifar10") data_ = std::make_unique<ImageSplits>(load_cifar10(dir, n_valid));
+  else throw std::invalid_argument("config key 'data' must be mnist, fashion-mnist or cifar10 for the image task, got '" + which + "'");
 }
 
 void ImageTask::build(ParamStore& ps) {
@@ -28,7 +30,10 @@ void ImageTask::build(ParamStore& ps) {
 }
 
 std::unique_ptr<Sampler> ImageTask::make_sampler(const Shard& shard, std::uint64_t seed) {
-  return std::make_unique<ImageSampler>(data_->train, batch_, seed, cfg_["train"]["augment"].get<bool>(), shard);
+  // The papers' augmentation: MNIST pad 1 and crop (§4.1); CIFAR-10 pad 4, crop and flip (§4.2).
+  ImageAugment aug;
+  if (cfg_["train"]["augment"].get<bool>()) aug = cfg_["data"] == "cifar10" ? ImageAugment{4, true} : ImageAugment{1, false};
+  return std::make_unique<ImageSampler>(data_->train, batch_, seed, aug, shard);
 }
 
 Var ImageTask::loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng) {

@@ -27,7 +27,7 @@ class ImageTask : public Task {
  private:
   Json cfg_;
   i64 batch_;
-  std::unique_ptr<MnistSplits> data_;
+  std::unique_ptr<ImageSplits> data_;
   std::unique_ptr<ImageClassifier> model_;
 };
 

@@ -19,7 +19,7 @@ void Shard::check_divides(i64 n, const char* what) const {
 
 // ---- images ----
 
-ImageSampler::ImageSampler(const ImageSet& train, i64 batch, std::uint64_t seed, bool augment, const Shard& shard)
+ImageSampler::ImageSampler(const ImageSet& train, i64 batch, std::uint64_t seed, ImageAugment augment, const Shard& shard)
     : batcher_(train, batch, seed, true, augment), batch_(batch), shard_(shard) {
   shard.check_divides(batch, "train.batch");
 }

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "data/mnist.h"
+#include "data/images.h"
 #include "data/strokes.h"
 #include "data/text.h"
 #include "engine/tensor.h"
@@ -53,7 +53,7 @@ class Sampler {
 
 class ImageSampler : public Sampler {
  public:
-  ImageSampler(const ImageSet& train, i64 batch, std::uint64_t seed, bool augment, const Shard& shard);
+  ImageSampler(const ImageSet& train, i64 batch, std::uint64_t seed, ImageAugment augment, const Shard& shard);
   i64 steps_per_epoch() const override { return batcher_.batches_per_epoch(); }
   i64 items_per_step() const override { return batch_; }
   void get(i64 step, Batch& b) override;

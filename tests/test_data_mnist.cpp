@@ -244,7 +244,7 @@ TEST_CASE("load_mnist: plain, gzipped and flat directories give the right pixels
   write_mnist(d / "env/fashion-mnist", train, test, false);
   for (const std::string& root : {d / "plain", d / "gz", d / "flat"}) {
     CAPTURE(root);
-    MnistSplits s = load_mnist("mnist", root, 2);
+    ImageSplits s = load_mnist("mnist", root, 2);
     CHECK(s.train.size() == 5);
     CHECK(s.valid.size() == 2);
     CHECK(s.test.size() == 3);
@@ -252,7 +252,7 @@ TEST_CASE("load_mnist: plain, gzipped and flat directories give the right pixels
     check_set(s.valid, train, 5);
     check_set(s.test, test, 0);
   }
-  MnistSplits fa = load_mnist("fashion-mnist", "", 0);
+  ImageSplits fa = load_mnist("fashion-mnist", "", 0);
   CHECK(fa.train.size() == 7);
   CHECK(fa.valid.size() == 0);
   CHECK_THROWS_WITH_AS(load_mnist("fashion-mnist", "", 7), has("7 training images leave none for training"), DataError);
@@ -351,7 +351,7 @@ TEST_CASE("load_mnist: bad contents are errors that name the files") {
 
 TEST_CASE("ImageBatcher: an epoch's order depends on (seed, epoch) only, and covers each example at most once") {
   ImageSet set = numbered_set(50);
-  ImageBatcher a(set, 8, 42, true, false), b(set, 8, 42, true, false), other(set, 8, 43, true, false);
+  ImageBatcher a(set, 8, 42, true), b(set, 8, 42, true), other(set, 8, 43, true);
   CHECK(a.batches_per_epoch() == 6);  // 48 of 50, the partial batch dropped
 
   auto epoch_ids = [](const ImageBatcher& bt, i64 epoch) {
@@ -386,17 +386,17 @@ TEST_CASE("ImageBatcher: an epoch's order depends on (seed, epoch) only, and cov
   Tensor x, y;
   std::vector<std::int32_t> lx, ly;
   a.get(1, 3, x, lx);
-  ImageBatcher(set, 8, 42, true, false).get(1, 3, y, ly);
+  ImageBatcher(set, 8, 42, true).get(1, 3, y, ly);
   CHECK(lx == ly);
   CHECK(same_values(x, y));
 
   CHECK_THROWS_AS(a.get(0, 6, x, lx), std::out_of_range);
-  CHECK_THROWS_AS(ImageBatcher(set, 51, 1, true, false), std::invalid_argument);
+  CHECK_THROWS_AS(ImageBatcher(set, 51, 1, true), std::invalid_argument);
 }
 
 TEST_CASE("ImageBatcher without shuffle: in order, the last batch short; for_each_batch the same") {
   ImageSet set = numbered_set(10);
-  ImageBatcher bt(set, 4, 0, false, false);
+  ImageBatcher bt(set, 4, 0, false);
   CHECK(bt.batches_per_epoch() == 3);
   Tensor im;
   std::vector<std::int32_t> lb;
@@ -423,7 +423,7 @@ TEST_CASE("ImageBatcher without shuffle: in order, the last batch short; for_eac
 
 TEST_CASE("ImageBatcher augmentation: a shifted copy of the image within the zero-padded 30x30, reproducible") {
   ImageSet set = numbered_set(64);
-  ImageBatcher bt(set, 16, 9, false, true);
+  ImageBatcher bt(set, 16, 9, false, ImageAugment{1, false});
   std::set<std::pair<int, int>> offsets_seen;
   Tensor im, again;
   std::vector<std::int32_t> lb, lb2;
@@ -484,7 +484,7 @@ TEST_CASE("real MNIST: 55,000 / 5,000 / 10,000 with the published label counts")
     MESSAGE("skipped: no MNIST under $HYPERTRAIN_DATA, ../shared/data or /work/shared/data");
     return;
   }
-  MnistSplits s = load_mnist("mnist", root);
+  ImageSplits s = load_mnist("mnist", root);
   CHECK(s.train.size() == 55000);
   CHECK(s.valid.size() == 5000);
   CHECK(s.test.size() == 10000);
@@ -512,7 +512,7 @@ TEST_CASE("real Fashion-MNIST from Debian's dataset-fashion-mnist") {
   TempDir d;
   EnvGuard env("HYPERTRAIN_DATA", d / "env");
   EnvGuard home("HOME", d / "home");
-  MnistSplits s = load_mnist("fashion-mnist", "");
+  ImageSplits s = load_mnist("fashion-mnist", "");
   CHECK(s.train.size() == 55000);
   CHECK(s.valid.size() == 5000);
   CHECK(s.test.size() == 10000);

@@ -98,8 +98,9 @@ double rel_diff(double a, double b) { return std::fabs(a - b) / std::max(1e-300,
 
 TEST_CASE("ImageSampler: two shards are the world-1 batch's two halves, crops included, across epochs") {
   const ImageSet set = numbered_images(40);
-  ImageSampler one(set, 8, 7, true, Shard{0, 1});
-  ImageSampler s0(set, 8, 7, true, Shard{0, 2}), s1(set, 8, 7, true, Shard{1, 2});
+  const ImageAugment crop{1, true};
+  ImageSampler one(set, 8, 7, crop, Shard{0, 1});
+  ImageSampler s0(set, 8, 7, crop, Shard{0, 2}), s1(set, 8, 7, crop, Shard{1, 2});
   CHECK(one.steps_per_epoch() == 5);
   CHECK(s0.items_per_step() == 8);
   Batch w, a, b;
@@ -175,7 +176,7 @@ TEST_CASE("StrokeSampler: shards are the world-1 windows, weighted by the global
 
 TEST_CASE("a global batch that does not divide among the processes is an error naming both numbers") {
   const ImageSet set = numbered_images(40);
-  CHECK_THROWS_WITH(ImageSampler(set, 9, 1, false, Shard{0, 2}), has("train.batch = 9 does not divide among 2 processes"));
+  CHECK_THROWS_WITH(ImageSampler(set, 9, 1, {}, Shard{0, 2}), has("train.batch = 9 does not divide among 2 processes"));
   std::vector<std::int32_t> text(500, 1);
   CHECK_THROWS_WITH(StreamSampler(text, 7, 10, Shard{1, 3}), has("train.batch = 7 does not divide among 3 processes"));
 }
