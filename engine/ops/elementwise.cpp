@@ -216,7 +216,8 @@ Var unary(Tape& t, const char* name, Unary u, const Var& x) {
       });
     });
   });
-  // Saved: sigmoid, tanh and exp need only their output; relu and log their input.
+  // Saved: x and y, both views (no copy), for every unary op; the backward reads only y for
+  // sigmoid, tanh and exp (dy/dx from the output) and only x for relu and log.
   return t.record(name, Y, {x}, [x, u, n, X, Y](const Tensor& dout) {
     dispatch_float(X.dtype(), [&](auto tag) {
       using T = decltype(tag);
