@@ -309,42 +309,62 @@ const Tensor* Checkpoint::find(const std::string& name) const {
 
 // ---- parameters and state -----------------------------------------------------------------
 
-NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix) {
+NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix, const std::string& buffer_prefix) {
   NamedTensors out;
-  out.reserve(std::size_t(ps.size()));
+  out.reserve(std::size_t(ps.size() + ps.num_buffers()));
   for (int i = 0; i < ps.size(); ++i) out.emplace_back(prefix + ps.name(i), ps.value(i));
+  for (int i = 0; i < ps.num_buffers(); ++i) out.emplace_back(buffer_prefix + ps.buffer_name(i), ps.buffer(i));
   return out;
 }
 
 static std::string desc(const Tensor& t) { return t.shape().str() + " " + dtype_name(t.dtype()); }
 
-void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix) {
+namespace {
+
+// The model's tensors of one kind ("parameter" or "buffer"), stored under `prefix`.
+struct Group {
+  const char* kind;
+  std::string prefix;
+  std::vector<std::pair<std::string, Tensor>> named;  // (name without prefix, destination view)
+};
+
+}  // namespace
+
+void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix, const std::string& buffer_prefix) {
   auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + ck.path + "': " + why); };
-  std::unordered_map<std::string, const Tensor*> by_name;
-  for (auto& [n, t] : ck.tensors)
-    if (n.rfind(prefix, 0) == 0) by_name.emplace(n, &t);
+  if (prefix.rfind(buffer_prefix, 0) == 0 || buffer_prefix.rfind(prefix, 0) == 0)
+    throw std::invalid_argument("restore_params: prefixes '" + prefix + "' and '" + buffer_prefix +
+                                "' overlap, so a tensor name could belong to either");
+  Group groups[2] = {{"parameter", prefix, {}}, {"buffer", buffer_prefix, {}}};
+  for (int i = 0; i < ps.size(); ++i) groups[0].named.emplace_back(ps.name(i), ps.value(i));
+  for (int i = 0; i < ps.num_buffers(); ++i) groups[1].named.emplace_back(ps.buffer_name(i), ps.buffer(i));
+
   std::vector<std::pair<Tensor, const Tensor*>> copies;
-  for (int i = 0; i < ps.size(); ++i) {
-    Tensor dst = ps.value(i);
-    auto it = by_name.find(prefix + ps.name(i));
-    if (it == by_name.end())
-      throw bad("no tensor '" + prefix + ps.name(i) + "' for parameter '" + ps.name(i) + "' (model shape " + desc(dst) + ")");
-    const Tensor& src = *it->second;
-    if (src.shape() != dst.shape() || src.dtype() != dst.dtype())
-      throw bad("parameter '" + ps.name(i) + "': model shape " + desc(dst) + ", checkpoint shape " + desc(src));
-    copies.emplace_back(dst, &src);
-    by_name.erase(it);
-  }
-  if (!by_name.empty()) {
-    const std::string* first = nullptr;
+  for (const Group& g : groups) {
+    std::unordered_map<std::string, const Tensor*> by_name;
     for (auto& [n, t] : ck.tensors)
-      if (by_name.count(n)) {
-        first = &n;
-        break;
-      }
-    const Tensor& t = *by_name.at(*first);
-    throw bad("tensor '" + *first + "' (shape " + desc(t) + ") matches no parameter '" + first->substr(prefix.size()) +
-              "' of the model" + (by_name.size() > 1 ? " (and " + std::to_string(by_name.size() - 1) + " more)" : ""));
+      if (n.rfind(g.prefix, 0) == 0) by_name.emplace(n, &t);
+    for (auto& [name, dst] : g.named) {
+      auto it = by_name.find(g.prefix + name);
+      if (it == by_name.end())
+        throw bad("no tensor '" + g.prefix + name + "' for " + g.kind + " '" + name + "' (model shape " + desc(dst) + ")");
+      const Tensor& src = *it->second;
+      if (src.shape() != dst.shape() || src.dtype() != dst.dtype())
+        throw bad(std::string(g.kind) + " '" + name + "': model shape " + desc(dst) + ", checkpoint shape " + desc(src));
+      copies.emplace_back(dst, &src);
+      by_name.erase(it);
+    }
+    if (!by_name.empty()) {
+      const std::string* first = nullptr;
+      for (auto& [n, t] : ck.tensors)
+        if (by_name.count(n)) {
+          first = &n;
+          break;
+        }
+      const Tensor& t = *by_name.at(*first);
+      throw bad("tensor '" + *first + "' (shape " + desc(t) + ") matches no " + g.kind + " '" + first->substr(g.prefix.size()) +
+                "' of the model" + (by_name.size() > 1 ? " (and " + std::to_string(by_name.size() - 1) + " more)" : ""));
+    }
   }
   for (auto& [dst, src] : copies) dst.copy_from(*src);
 }

@@ -36,13 +36,17 @@ struct Checkpoint {
 
 Checkpoint load_checkpoint(const std::string& path);
 
-// The model's parameters as (prefix + name, value view) for save_checkpoint; views alias ps.
-NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix = "param.");
+// The model's parameters as (prefix + name, value view) for save_checkpoint, followed by its
+// buffers as (buffer_prefix + name, view); views alias ps.
+NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix = "param.",
+                           const std::string& buffer_prefix = "buffer.");
 
-// Copies prefix + name into every parameter of ps. All checks run before anything is copied: a
-// missing tensor, a checkpoint tensor under prefix the model lacks, or a shape or dtype mismatch
-// throws std::runtime_error naming the parameter (and both shapes).
-void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix = "param.");
+// Copies prefix + name into every parameter of ps and buffer_prefix + name into every buffer. All
+// checks run before anything is copied: a missing tensor, a checkpoint tensor under either prefix
+// the model lacks, or a shape or dtype mismatch throws std::runtime_error naming the parameter or
+// buffer (and both shapes). A checkpoint without buffers loads into a model without buffers.
+void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix = "param.",
+                    const std::string& buffer_prefix = "buffer.");
 
 // Copies every named destination (e.g. Optimizer::state()) from the tensor of the same name.
 // Missing names and shape or dtype mismatches throw std::runtime_error before anything is copied.

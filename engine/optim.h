@@ -1,5 +1,6 @@
-// Optimizers over a ParamStore's flat buffers: one parallel elementwise pass per step, so the
-// result does not depend on the thread count. State tensors are flat (same length and dtype as
+// Optimizers over a ParamStore's flat parameters and gradients (flat_values(), flat_grads(); its
+// named buffers are not trained): one parallel elementwise pass per step, so the result does not
+// depend on the thread count. State tensors are flat (same length and dtype as
 // ps.flat_values(), padding included) and named, so checkpoints save and restore them by name.
 //
 //   Adam opt(ps, {.beta1 = 0.9});

@@ -1,5 +1,8 @@
 // Explicit threading: the CLI fixes the thread count once (Threads), kernels split rows with
-// parallel_for. No op starts threads of its own; BLAS is never called inside parallel_for.
+// parallel_for. No op starts threads of its own. BLAS is called inside parallel_for only under a
+// BlasOnCaller scope, which keeps every OpenBLAS call on its calling thread (conv2d's batch chunks,
+// the fused recurrent op's per-step products); any other GEMM runs outside parallel_for on
+// OpenBLAS's own threads.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -11,10 +11,26 @@ void check_same_dtype(const char* op, const Var& a, const Var& b) {
     shape_error(op, std::string("dtype mismatch ") + dtype_name(a.dtype()) + " vs " + dtype_name(b.dtype()));
 }
 
+#ifndef NDEBUG
+void stale_var_error(const char* where, const Var& v) {
+  throw std::logic_error((where ? std::string(where) + ": " : std::string()) + "var " + std::to_string(v.id) + " was made in tape generation " +
+                         std::to_string(v.generation) + " and used in generation " + std::to_string(v.tape->generation()) +
+                         ": it was kept across Tape::reset(), and its slot now belongs to the new step");
+}
+#endif
+
+Var Tape::make_var(int id) {
+  Var v{this, id};
+#ifndef NDEBUG
+  v.generation = generation_;
+#endif
+  return v;
+}
+
 Var Tape::input(const Tensor& value, bool requires_grad) {
   if (backward_done_) throw std::logic_error("tape used after backward(); call reset() first");
   slots_.push_back({value, Tensor(), requires_grad && grad_enabled_});
-  return {this, int(slots_.size()) - 1};
+  return make_var(int(slots_.size()) - 1);
 }
 
 Var Tape::param(const Tensor& value, const Tensor& grad) {
@@ -51,6 +67,10 @@ Tensor& Tape::grad_for_write(int id, bool* assign) {
 template <class It>
 Var Tape::record_impl(const char* op, const Tensor& out, It begin, It end, Backward backward) {
   if (backward_done_) throw std::logic_error(std::string(op) + ": tape used after backward(); call reset() first");
+#ifndef NDEBUG
+  for (It it = begin; it != end; ++it)
+    if (it->tape == this && it->generation != generation_) stale_var_error(op, *it);
+#endif
   bool any = false;
   if (grad_enabled_)
     for (It it = begin; it != end; ++it) {
@@ -64,7 +84,7 @@ Var Tape::record_impl(const char* op, const Tensor& out, It begin, It end, Backw
     for (It it = begin; it != end; ++it) node_inputs_.push_back(it->id);
     nodes_.push_back({op, id, first, int(node_inputs_.size()) - first, std::move(backward)});
   }
-  return {this, id};
+  return make_var(id);
 }
 
 Var Tape::record(const char* op, const Tensor& out, std::initializer_list<Var> inputs, Backward backward) {
@@ -86,6 +106,9 @@ void Tape::backward(const Var& out, const Tensor& seed) {
   if (backward_done_)
     throw std::logic_error("backward() called twice on one tape: its saved buffers were released after the first; call reset() and record the step again");
   if (out.tape != this) throw std::logic_error("backward(): output var belongs to another tape");
+#ifndef NDEBUG
+  if (out.generation != generation_) stale_var_error("backward()", out);
+#endif
   if (seed.shape() != out.shape() || seed.dtype() != out.dtype())
     throw std::invalid_argument("backward(): seed " + seed.shape().str() + " " + dtype_name(seed.dtype()) +
                                 " for output " + out.shape().str() + " " + dtype_name(out.dtype()));
@@ -117,6 +140,7 @@ void Tape::reset() {
   node_inputs_.clear();
   arena_.reset();
   backward_done_ = false;
+  ++generation_;
 }
 
 std::vector<std::string> Tape::node_names() const {

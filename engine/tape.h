@@ -9,9 +9,14 @@
 //
 // Recording order is a topological order, so backward is a reverse loop over the node vector.
 // A node is recorded only when some input needs a gradient (pruned while recording). Backward
-// closures add into gradient buffers and never assign, so a var used twice receives the sum.
-// Values and gradients of intermediate vars live in the tape's arena until reset().
+// closures add into gradient buffers (a buffer's first contribution may set it instead, see
+// Var::grad_for_write), so a var used twice receives the sum.
+// Values and gradients of intermediate vars live in the tape's arena until reset(). A Var is
+// good for one generation of the tape: reset() starts the next, and its slots are reused. Debug
+// builds (no NDEBUG) refuse a Var kept across reset() with a std::logic_error; Release builds do
+// not check (a stale Var there reads whatever the new step put in its slot).
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -25,10 +30,13 @@ namespace ht {
 
 class Tape;
 
-// A handle to a value recorded on a tape.
+// A handle to a value recorded on a tape, valid until the tape's next reset().
 struct Var {
   Tape* tape = nullptr;
   int id = -1;
+#ifndef NDEBUG
+  std::uint64_t generation = 0;  // the tape's generation() when the var was made (Debug builds only)
+#endif
 
   bool valid() const { return tape != nullptr && id >= 0; }
   const Tensor& value() const;
@@ -40,6 +48,9 @@ struct Var {
   // uninitialised: the caller must overwrite every element (GEMM beta = 0) instead of adding.
   // This saves a memset and a read per intermediate (ggml's add_or_set).
   Tensor& grad_for_write(bool* assign) const;
+  // Debug builds: throws std::logic_error when the var was made before the tape's last reset().
+  // Every accessor above calls it; under NDEBUG it is empty.
+  void check_generation() const;
 };
 
 class Tape {
@@ -69,8 +80,10 @@ class Tape {
   void backward(const Var& loss);
   // Same, seeding the output's gradient with `seed` (its shape): a vector-Jacobian product.
   void backward(const Var& out, const Tensor& seed);
-  // Forget every var and node, keep capacity.
+  // Forget every var and node, keep capacity; starts the next generation.
   void reset();
+  // Number of reset() calls so far; a Var belongs to the generation it was made in.
+  std::uint64_t generation() const { return generation_; }
 
   bool grad_enabled() const { return grad_enabled_; }
   // No-grad scope: nothing is recorded until the guard is destroyed.
@@ -139,12 +152,23 @@ class Tape {
   Arena arena_;
   bool grad_enabled_ = true;
   bool backward_done_ = false;
+  std::uint64_t generation_ = 0;
+  Var make_var(int id);  // stamped with the current generation
 };
 
-inline const Tensor& Var::value() const { return tape->value(id); }
-inline bool Var::needs_grad() const { return tape->needs_grad(id); }
-inline Tensor& Var::grad() const { return tape->grad(id); }
-inline Tensor& Var::grad_for_write(bool* assign) const { return tape->grad_for_write(id, assign); }
+#ifndef NDEBUG
+[[noreturn]] void stale_var_error(const char* where, const Var& v);
+inline void Var::check_generation() const {
+  if (generation != tape->generation()) stale_var_error(nullptr, *this);
+}
+#else
+inline void Var::check_generation() const {}
+#endif
+
+inline const Tensor& Var::value() const { check_generation(); return tape->value(id); }
+inline bool Var::needs_grad() const { check_generation(); return tape->needs_grad(id); }
+inline Tensor& Var::grad() const { check_generation(); return tape->grad(id); }
+inline Tensor& Var::grad_for_write(bool* assign) const { check_generation(); return tape->grad_for_write(id, assign); }
 
 // Shape checks with messages that name the op and the shapes.
 [[noreturn]] void shape_error(const char* op, const std::string& what);

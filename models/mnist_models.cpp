@@ -27,15 +27,11 @@ void check_images(const char* who, const Var& images) {
     shape_error(who, "expects images [N, 1, 28, 28], got " + s.str());
 }
 
-// y [N, C, H, W] + b[c] on every plane, from existing ops: the bias map B = b [C,1] @ ones [1,H*W]
-// is added as a row broadcast to y viewed as [N, C*H*W]. Backward: db = (sum_n dy) @ ones^T.
+// y [N, C, H, W] + b[c] on every plane: b viewed [1, C, 1, 1] and broadcast. Backward: db is dy
+// summed over N, H and W (sum_to).
 Var channel_bias(Tape& t, const Var& y, const Var& b) {
-  const Shape s = y.shape();  // a copy: recording ops may move the tape's slots
-  i64 N = s[0], C = s[1], HW = s[2] * s[3];
-  Tensor ones = t.alloc({1, HW}, y.dtype());
-  ones.fill(1.0);
-  Var map = reshape(t, matmul(t, reshape(t, b, {C, 1}), t.input(ones)), {C * HW});
-  return reshape(t, bias_add(t, reshape(t, y, {N, C * HW}), map), s);
+  const i64 C = y.shape()[1];
+  return add(t, y, reshape(t, b, {1, C, 1, 1}));
 }
 
 // conv (SAME, stride 1) -> 2x2 max pool -> + bias -> ReLU. Equal to the notebook's

@@ -265,6 +265,80 @@ TEST_CASE("restore_params names the parameter on a wrong shape, a missing name o
   CHECK_THROWS_WITH_AS(restore_params(f64, ck), doctest::Contains("f32"), std::runtime_error);
 }
 
+namespace {
+
+// Parameters fc.w [2, 3], fc.b [3] and buffers bn.mean [3], bn.var [3], every value random.
+ParamStore make_model_with_buffers(std::uint64_t seed, const Shape& var_shape = {3}) {
+  ParamStore ps(DType::F32);
+  ps.add("fc.w", {2, 3}, Init::uniform(-1, 1));
+  ps.add("fc.b", {3}, Init::uniform(-1, 1));
+  ps.add_buffer("bn.mean", {3}, Init::uniform(-1, 1));
+  ps.add_buffer("bn.var", var_shape, Init::uniform(0, 1));
+  Rng rng(seed);
+  ps.finalize(rng);
+  return ps;
+}
+
+}  // namespace
+
+TEST_CASE("buffers round-trip through param_tensors and restore_params under 'buffer.'") {
+  TmpPath path("buffers");
+  ParamStore a = make_model_with_buffers(1), b = make_model_with_buffers(2);
+  NamedTensors list = param_tensors(a);
+  REQUIRE(list.size() == 4);
+  CHECK(list[1].first == "param.fc.b");
+  CHECK(list[2].first == "buffer.bn.mean");
+  CHECK(list[3].first == "buffer.bn.var");
+  save_checkpoint(path, list, {});
+  restore_params(b, load_checkpoint(path));
+  CHECK(std::memcmp(a.flat_values().raw(), b.flat_values().raw(), a.flat_values().nbytes()) == 0);
+  CHECK(std::memcmp(a.flat_buffers().raw(), b.flat_buffers().raw(), a.flat_buffers().nbytes()) == 0);
+}
+
+TEST_CASE("restore_params names a missing, extra or misshapen buffer and copies nothing then") {
+  TmpPath path("buffer_mismatch");
+  ParamStore saved = make_model_with_buffers(1);
+  NamedTensors list = param_tensors(saved);
+  save_checkpoint(path, list, {});
+  Checkpoint full = load_checkpoint(path);
+
+  // A checkpoint written before the model had buffers (or with one missing).
+  NamedTensors no_var(list.begin(), list.begin() + 3);
+  save_checkpoint(path, no_var, {});
+  Checkpoint missing = load_checkpoint(path);
+  ParamStore target = make_model_with_buffers(2);
+  Tensor values = target.flat_values().clone(), buffers = target.flat_buffers().clone();
+  CHECK_THROWS_WITH_AS(restore_params(target, missing), doctest::Contains("no tensor 'buffer.bn.var' for buffer 'bn.var'"),
+                       std::runtime_error);
+  CHECK(std::memcmp(values.raw(), target.flat_values().raw(), values.nbytes()) == 0);  // parameters untouched too
+  CHECK(std::memcmp(buffers.raw(), target.flat_buffers().raw(), buffers.nbytes()) == 0);
+
+  // The model lacks a buffer the checkpoint has.
+  ParamStore fewer(DType::F32);
+  fewer.add("fc.w", {2, 3}, Init::zeros());
+  fewer.add("fc.b", {3}, Init::zeros());
+  fewer.add_buffer("bn.mean", {3}, Init::zeros());
+  Rng rng(1);
+  fewer.finalize(rng);
+  CHECK_THROWS_WITH_AS(restore_params(fewer, full), doctest::Contains("tensor 'buffer.bn.var' (shape [3] f32) matches no buffer 'bn.var'"),
+                       std::runtime_error);
+
+  ParamStore wrong = make_model_with_buffers(2, {4});
+  CHECK_THROWS_WITH_AS(restore_params(wrong, full), doctest::Contains("buffer 'bn.var': model shape [4] f32, checkpoint shape [3] f32"),
+                       std::runtime_error);
+
+  // Parameters and buffers are matched under their own prefixes only.
+  ParamStore as_param(DType::F32);
+  as_param.add("fc.w", {2, 3}, Init::zeros());
+  as_param.add("fc.b", {3}, Init::zeros());
+  as_param.add("bn.mean", {3}, Init::zeros());
+  as_param.add_buffer("bn.var", {3}, Init::zeros());
+  as_param.finalize(rng);
+  CHECK_THROWS_WITH_AS(restore_params(as_param, full), doctest::Contains("no tensor 'param.bn.mean' for parameter 'bn.mean'"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(restore_params(target, full, "p.", "p.b."), doctest::Contains("overlap"), std::invalid_argument);
+}
+
 TEST_CASE("optimizer state saved mid-run resumes to the same parameters as an uninterrupted run") {
   TmpPath path("resume");
   std::vector<std::pair<std::string, Shape>> spec = {{"w", {4, 5}}, {"b", {5}}};

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -374,4 +375,67 @@ TEST_CASE("make_schedule names the key that is missing or wrong") {
   throws_naming(R"({"type":"piecewise","boundaries":[5]})", "'values'");
   throws_naming(R"({"type":"piecewise","boundaries":[5, 3],"values":[1,2,3]})", "increasing");
   throws_naming(R"([1,2])", "object");
+}
+
+TEST_CASE("buffers are not trained: optimizers, clipping and zero_grad leave them alone, count() leaves them out") {
+  ParamStore ps(DType::F32);
+  int w = ps.add("fc.w", {3, 4}, Init::uniform(-1, 1));
+  int m = ps.add_buffer("bn.running_mean", {4}, Init::constant(0.5));
+  int v = ps.add_buffer("bn.running_var", {4}, Init::constant(2.0));
+  Rng rng(3);
+  ps.finalize(rng);
+  CHECK(ps.count() == 12);
+  CHECK(ps.buffer_count() == 8);
+  CHECK(ps.num_buffers() == 2);
+  CHECK(ps.buffer_name(v) == "bn.running_var");
+  CHECK(ps.buffer_index("bn.running_mean") == m);
+  CHECK(ps.buffer(m).shape() == Shape{4});
+  CHECK(ps.flat_values().numel() == 16);  // 12 padded to one line of 16 floats; no buffer in it
+  Tensor before = ps.flat_buffers().clone();
+  CHECK(before.at(0) == 0.5f);
+  CHECK(before.at(16) == 2.0f);  // each buffer starts 64-byte aligned
+  Adam adam(ps);
+  SGD sgd(ps, {.momentum = 0.9});
+  for (int k = 0; k < 3; ++k) {
+    ps.grad(w).fill(1e3);
+    clip_grad_norm(ps, 1.0);
+    adam.step(ps, 0.1);
+    sgd.step(ps, 0.1);
+    ps.zero_grad();
+  }
+  CHECK(ps.value(w).at(0) != 0.0);
+  CHECK(std::memcmp(before.raw(), ps.flat_buffers().raw(), before.nbytes()) == 0);
+  CHECK(adam.state()[0].second.numel() == ps.flat_values().numel());  // no moment for a buffer
+}
+
+TEST_CASE("buffers share the parameters' names, and declaring one changes no parameter's draw") {
+  ParamStore ps;
+  ps.add("a.w", {2}, Init::zeros());
+  ps.add_buffer("a.mean", {2}, Init::zeros());
+  CHECK_THROWS_WITH_AS(ps.add_buffer("a.w", {2}, Init::zeros()), doctest::Contains("buffer 'a.w' already defined as a parameter"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ps.add("a.mean", {2}, Init::zeros()), doctest::Contains("parameter 'a.mean' already defined as a buffer"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ps.add_buffer("a.mean", {3}, Init::zeros()), doctest::Contains("buffer 'a.mean' already defined"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ps.add_buffer("", {3}, Init::zeros()), doctest::Contains("buffer name is empty"), std::invalid_argument);
+  CHECK(ps.find_buffer("a.w") == -1);
+  CHECK_THROWS_WITH_AS(ps.buffer_index("a.w"), doctest::Contains("'a.w' is a parameter"), std::out_of_range);
+  CHECK_THROWS_WITH_AS(ps.index("a.mean"), doctest::Contains("'a.mean' is a buffer"), std::out_of_range);
+
+  auto draw = [](bool with_buffer) {
+    ParamStore p;
+    if (with_buffer) p.add_buffer("noise", {5}, Init::normal(1.0));  // declared first, drawn last
+    p.add("w", {7}, Init::normal(1.0));
+    Rng rng(9);
+    p.finalize(rng);
+    return p.value(0).clone();
+  };
+  Tensor plain = draw(false), with = draw(true);
+  CHECK(std::memcmp(plain.raw(), with.raw(), plain.nbytes()) == 0);
+  ParamStore late;
+  Rng rng(1);
+  late.finalize(rng);
+  CHECK_THROWS_WITH_AS(late.add_buffer("x", {1}, Init::zeros()), doctest::Contains("buffer 'x' added after finalize()"),
+                       std::logic_error);
 }

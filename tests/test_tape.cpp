@@ -186,3 +186,37 @@ TEST_CASE("a value reference stays valid while more ops are recorded") {
   CHECK(xv.at(1) == 1.5f);
   CHECK(y.value().at(0) == doctest::Approx(5001.5));
 }
+
+TEST_CASE("a Var kept across Tape::reset() is refused in Debug builds") {
+#ifndef NDEBUG
+  Tape t;
+  Var kept = t.input(Tensor::full({2}, 1.0), true);  // var 0, generation 0
+  CHECK(t.generation() == 0);
+  t.reset();
+  CHECK(t.generation() == 1);
+  Var fresh = t.input(Tensor::full({3}, 2.0), true);  // the new step's var 0: the slot kept points at
+  REQUIRE(fresh.id == kept.id);
+  auto stale = [](const std::string& where) {
+    return doctest::Contains((where + "var 0 was made in tape generation 0 and used in generation 1: it was kept across Tape::reset()").c_str());
+  };
+  CHECK_THROWS_WITH_AS(kept.value(), stale(""), std::logic_error);
+  CHECK_THROWS_WITH_AS(kept.shape(), stale(""), std::logic_error);
+  CHECK_THROWS_WITH_AS(kept.grad(), stale(""), std::logic_error);
+  CHECK_THROWS_WITH_AS(kept.needs_grad(), stale(""), std::logic_error);
+  bool assign = false;
+  CHECK_THROWS_WITH_AS(kept.grad_for_write(&assign), stale(""), std::logic_error);
+  CHECK_THROWS_WITH_AS(t.record("probe", Tensor::zeros({3}), {fresh, kept}, [](const Tensor&) {}), stale("probe: "), std::logic_error);
+  {
+    Tape::NoGrad no_grad(t);  // inputs are checked even when nothing is recorded
+    CHECK_THROWS_WITH_AS(t.record("probe", Tensor::zeros({3}), {kept}, [](const Tensor&) {}), stale("probe: "), std::logic_error);
+  }
+  CHECK_THROWS_WITH_AS(t.backward(kept, Tensor::full({3}, 1.0)), stale("backward(): "), std::logic_error);
+  // The fresh var works, and a second reset makes it stale in turn.
+  CHECK(fresh.value().at(2) == 2.0f);
+  t.reset();
+  CHECK_THROWS_WITH_AS(fresh.value(), doctest::Contains("made in tape generation 1 and used in generation 2"), std::logic_error);
+#else
+  MESSAGE("NDEBUG build: the stale-Var check is compiled out (Var has no generation field, accessors check nothing); "
+          "the Debug and sanitizer builds run this test");
+#endif
+}

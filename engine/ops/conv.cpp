@@ -4,9 +4,10 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <vector>
+#include <stdexcept>
+#include <string>
 
-#include <tbb/enumerable_thread_specific.h>
+#include <tbb/task_arena.h>
 
 #include "engine/blas.h"
 #include "engine/parallel.h"
@@ -133,26 +134,42 @@ i64 images_per_chunk(const ConvGeom& g, DType dt, std::size_t budget) {
   return std::clamp<i64>(n, 1, std::max<i64>(g.N, 1));
 }
 
-// One worker's scratch, reused across chunks and calls (grown on demand).
-template <class T> struct ConvScratch {
-  std::vector<T> col, dcol, ycols;
+// One buffer of `per_slot` elements for each worker slot of the current oneTBB arena
+// (max_concurrency() of them), taken from the tape's arena before a parallel loop (the arena is not
+// thread-safe); inside the loop a worker uses the buffer of its current_thread_index(). A slot runs
+// one chunk at a time, so chunks in flight never share a buffer, and the memory is bounded by one
+// chunk's buffer per worker.
+template <class T> class WorkerBuffers {
+ public:
+  WorkerBuffers() = default;
+  WorkerBuffers(Tape& t, i64 per_slot)
+      : per_slot_(per_slot), slots_(std::max(1, tbb::this_task_arena::max_concurrency())) {
+    base_ = t.alloc({i64(slots_) * per_slot_}, dtype_of<T>()).template data<T>();
+  }
+  T* local() const {
+    int i = tbb::this_task_arena::current_thread_index();
+    if (i == tbb::task_arena::not_initialized) i = 0;  // outside any arena: the loop ran inline on the caller
+    if (i < 0 || i >= slots_)
+      throw std::logic_error("conv2d: worker slot " + std::to_string(i) + " outside the " + std::to_string(slots_) +
+                             " column buffers allocated before the loop");
+    return base_ + i64(i) * per_slot_;
+  }
+
+ private:
+  T* base_ = nullptr;
+  i64 per_slot_ = 0;
+  int slots_ = 0;
 };
-template <class T> ConvScratch<T>& conv_scratch() {
-  static tbb::enumerable_thread_specific<ConvScratch<T>> s;
-  return s.local();
-}
-template <class T> T* grow(std::vector<T>& v, i64 n) {
-  if (i64(v.size()) < n) v.resize(std::size_t(n));
-  return v.data();
-}
 
 }  // namespace
 
 // The batch is cut into chunks of whole images (the cut depends only on the shapes and
-// `chunk_bytes`, never on the thread count); oneTBB runs the chunks in parallel, each with its own
-// column buffer and a single-threaded GEMM (BlasOnCaller), so only one thread pool is ever active
-// and every chunk's im2col stays in its worker's cache. The weight gradient is summed from
-// per-chunk partials in chunk order, so results do not depend on the number of threads.
+// `chunk_bytes`, never on the thread count); oneTBB runs the chunks in parallel, each in its
+// worker's column buffers (WorkerBuffers, from the tape's arena) with a single-threaded GEMM
+// (BlasOnCaller), so only one thread pool is ever active and every chunk's im2col stays in its
+// worker's cache. The backward reuses the forward's buffers and adds one for the input gradient's
+// columns. The weight gradient is summed from per-chunk partials in chunk order, so results do not
+// depend on the number of threads.
 Var conv2d(Tape& t, const Var& x, const Var& w, int stride, Padding pad, std::size_t chunk_bytes) {
   check_same_dtype("conv2d", x, w);
   Tensor X = x.value(), Wt = w.value();
@@ -161,66 +178,72 @@ Var conv2d(Tape& t, const Var& x, const Var& w, int stride, Padding pad, std::si
   Tensor Y = t.alloc({g.N, g.O, g.Ho, g.Wo}, dt);
   i64 chunk = images_per_chunk(g, dt, chunk_bytes);
   i64 nchunks = g.N == 0 ? 0 : (g.N + chunk - 1) / chunk;
-  dispatch_float(dt, [&](auto tag) {
+  // Per worker: the chunk's columns [K, chunk*HoWo] and, for chunks of several images, its output
+  // in column order [O, chunk*HoWo]; the backward reads its output gradient through the latter.
+  Tape* tape = &t;
+  return dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
+    const i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
+    WorkerBuffers<T> cols(t, K * chunk * HoWo), ycols(t, chunk > 1 ? O * chunk * HoWo : 0);
     const T* wv = Wt.data<T>();
-    BlasOnCaller one_pool;
-    parallel_for(nchunks, 1, [&](i64 c0, i64 c1) {
-      ConvScratch<T>& s = conv_scratch<T>();
-      for (i64 c = c0; c < c1; ++c) {
-        i64 n0 = c * chunk, nb = std::min(chunk, g.N - n0);
-        T* col = grow(s.col, K * nb * HoWo);
-        im2col_serial<T>(col, X.data<T>() + n0 * g.C * g.HW(), nb, g);
-        T* y = Y.data<T>() + n0 * O * HoWo;
-        // y_cols [O, nb*HoWo] = W [O, K] @ col [K, nb*HoWo]; for one image that is already NCHW.
-        if (nb == 1) {
-          gemm_dense<T>(false, false, O, HoWo, K, T(1), wv, col, T(0), y);
-        } else {
-          T* yc = grow(s.ycols, O * nb * HoWo);
-          gemm_dense<T>(false, false, O, nb * HoWo, K, T(1), wv, col, T(0), yc);
-          reorder_cols_serial<T>(y, yc, nb, O, HoWo, true);
-        }
-      }
-    });
-  });
-  return t.record("conv2d", Y, {x, w}, [x, w, g, chunk, nchunks, X, Wt](const Tensor& dY) {
-    dispatch_float(X.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
-      bool need_x = x.needs_grad(), need_w = w.needs_grad();
-      T* dx = need_x ? x.grad().template data<T>() : nullptr;
-      std::vector<T> dw_parts(need_w ? std::size_t(nchunks * O * K) : 0);
-      const T* wv = Wt.data<T>();
+    {
       BlasOnCaller one_pool;
       parallel_for(nchunks, 1, [&](i64 c0, i64 c1) {
-        ConvScratch<T>& s = conv_scratch<T>();
+        T* col = cols.local();
         for (i64 c = c0; c < c1; ++c) {
           i64 n0 = c * chunk, nb = std::min(chunk, g.N - n0);
-          T* dy = dY.data<T>() + n0 * O * HoWo;
-          const T* dyc = dy;
-          if (nb > 1) {
-            T* buf = grow(s.ycols, O * nb * HoWo);
-            reorder_cols_serial<T>(dy, buf, nb, O, HoWo, false);
-            dyc = buf;
-          }
-          if (need_w) {
-            T* col = grow(s.col, K * nb * HoWo);
-            im2col_serial<T>(col, X.data<T>() + n0 * g.C * g.HW(), nb, g);
-            // dW_c [O,K] = dY_cols col^T
-            gemm_dense<T>(false, true, O, K, nb * HoWo, T(1), dyc, col, T(0), dw_parts.data() + c * O * K);
-          }
-          if (need_x) {
-            T* dcol = grow(s.dcol, K * nb * HoWo);
-            gemm_dense<T>(true, false, K, nb * HoWo, O, T(1), wv, dyc, T(0), dcol);  // dcol [K,P] = W^T dY_cols
-            col2im_add_serial<T>(dx + n0 * g.C * g.HW(), dcol, nb, g);
+          im2col_serial<T>(col, X.data<T>() + n0 * g.C * g.HW(), nb, g);
+          T* y = Y.data<T>() + n0 * O * HoWo;
+          // y_cols [O, nb*HoWo] = W [O, K] @ col [K, nb*HoWo]; for one image that is already NCHW.
+          if (nb == 1) {
+            gemm_dense<T>(false, false, O, HoWo, K, T(1), wv, col, T(0), y);
+          } else {
+            T* yc = ycols.local();
+            gemm_dense<T>(false, false, O, nb * HoWo, K, T(1), wv, col, T(0), yc);
+            reorder_cols_serial<T>(y, yc, nb, O, HoWo, true);
           }
         }
       });
+    }
+    return t.record("conv2d", Y, {x, w}, [x, w, g, chunk, nchunks, X, Wt, cols, ycols, tape](const Tensor& dY) {
+      const i64 K = g.K(), HoWo = g.HoWo(), O = g.O;
+      bool need_x = x.needs_grad(), need_w = w.needs_grad();
+      T* dx = need_x ? x.grad().template data<T>() : nullptr;
+      // Per-chunk weight-gradient partials [nchunks, O, K] and, per worker, the input gradient's
+      // columns [K, chunk*HoWo].
+      T* dw_parts = need_w ? tape->alloc({nchunks * O * K}, dtype_of<T>()).template data<T>() : nullptr;
+      WorkerBuffers<T> dcols = need_x ? WorkerBuffers<T>(*tape, K * chunk * HoWo) : WorkerBuffers<T>();
+      const T* wv = Wt.data<T>();
+      {
+        BlasOnCaller one_pool;
+        parallel_for(nchunks, 1, [&](i64 c0, i64 c1) {
+          for (i64 c = c0; c < c1; ++c) {
+            i64 n0 = c * chunk, nb = std::min(chunk, g.N - n0);
+            T* dy = dY.data<T>() + n0 * O * HoWo;
+            const T* dyc = dy;
+            if (nb > 1) {
+              T* buf = ycols.local();
+              reorder_cols_serial<T>(dy, buf, nb, O, HoWo, false);
+              dyc = buf;
+            }
+            if (need_w) {
+              T* col = cols.local();
+              im2col_serial<T>(col, X.data<T>() + n0 * g.C * g.HW(), nb, g);
+              // dW_c [O,K] = dY_cols col^T
+              gemm_dense<T>(false, true, O, K, nb * HoWo, T(1), dyc, col, T(0), dw_parts + c * O * K);
+            }
+            if (need_x) {
+              T* dcol = dcols.local();
+              gemm_dense<T>(true, false, K, nb * HoWo, O, T(1), wv, dyc, T(0), dcol);  // dcol [K,P] = W^T dY_cols
+              col2im_add_serial<T>(dx + n0 * g.C * g.HW(), dcol, nb, g);
+            }
+          }
+        });
+      }
       if (need_w) {
         T* dw = w.grad().template data<T>();
         for (i64 c = 0; c < nchunks; ++c) {
-          const T* part = dw_parts.data() + c * O * K;
+          const T* part = dw_parts + c * O * K;
           for (i64 i = 0; i < O * K; ++i) dw[i] += part[i];
         }
       }

@@ -5,21 +5,26 @@
 #include <cstring>
 #include <type_traits>
 
+#include "engine/ops/broadcast.h"
 #include "engine/parallel.h"
 
 namespace ht {
 
 namespace {
 
-enum class Bcast { Same, Row, Scalar };
 enum class BinOp { Add, Sub, Mul };
 
-Bcast broadcast_kind(const char* op, const Shape& a, const Shape& b) {
+// The fast paths keep a's shape: Same (b has a's shape), Row (b holds one row over a's last
+// dimension: [C], [1, C], ...) and Scalar (b has one element). Anything else that broadcasts,
+// a broadcast a included, takes the strided General path.
+enum class Bcast { Same, Row, Scalar, General };
+
+Bcast broadcast_kind(const Shape& a, const Shape& b, const Shape& out) {
   if (a == b) return Bcast::Same;
+  if (out != a) return Bcast::General;
   if (b.numel() == 1) return Bcast::Scalar;
-  if (b.numel() == a.back() && (b.nd == 1 || (b.nd == 2 && b[0] == 1))) return Bcast::Row;
-  shape_error(op, "cannot broadcast " + b.str() + " against " + a.str() + " (same shape, a row of " +
-                      std::to_string(a.back()) + ", or a scalar)");
+  if (a.back() > 0 && b.numel() == a.back() && b.back() == a.back()) return Bcast::Row;
+  return Bcast::General;
 }
 
 template <BinOp op, class T> inline T apply(T x, T y) {
@@ -86,42 +91,72 @@ void binary_backward_a(Bcast kind, T* da, const T* g, const T* b, i64 n, i64 col
   }
 }
 
-// d(b) for a broadcast b: sum over rows of g (g = dout, or dout * a for mul), times sign.
-template <class T>
-void reduce_to_b(Bcast kind, T* db, const T* dout, const T* a_or_null, i64 n, i64 cols, T sign) {
-  if (kind == Bcast::Same) {
-    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-      if (a_or_null) for (i64 i = lo; i < hi; ++i) db[i] += sign * dout[i] * a_or_null[i];
-      else for (i64 i = lo; i < hi; ++i) db[i] += sign * dout[i];
-    });
-  } else if (kind == Bcast::Row) {
-    i64 rows = n / cols;
-    // Parallel over columns: each task owns its columns, so the sum order is fixed.
-    parallel_for(cols, 64, [&](i64 c0, i64 c1) {
-      for (i64 r = 0; r < rows; ++r) {
-        const T* g = dout + r * cols;
-        if (a_or_null) for (i64 c = c0; c < c1; ++c) db[c] += sign * g[c] * a_or_null[r * cols + c];
-        else for (i64 c = c0; c < c1; ++c) db[c] += sign * g[c];
-      }
-    });
-  } else {
-    double s = 0;
-    for (i64 i = 0; i < n; ++i) s += double(dout[i]) * (a_or_null ? double(a_or_null[i]) : 1.0);
-    db[0] += sign * T(s);
+// General path, gradient of one operand x whose partner y [ys] was broadcast with it to [out]:
+// dx += sign * sum_to(g, x's shape) for add and sub, dx += sum_to(g * y, x's shape) for mul, with y
+// read through its broadcast. An x that is not broadcast sets its gradient on the first
+// contribution (grad_for_write), as the fast paths do.
+template <BinOp op, class T>
+void general_backward(const Var& x, const T* g, const Shape& out, const T* y, const Shape& ys, T sign) {
+  const Shape xs = x.shape();
+  if (xs == out) {
+    bool assign = false;
+    T* dx = x.grad_for_write(&assign).template data<T>();
+    if constexpr (op != BinOp::Mul) {
+      if (assign && sign == T(1)) std::memcpy(dx, g, std::size_t(out.numel()) * sizeof(T));
+      else parallel_for(out.numel(), kElementGrain, [&](i64 lo, i64 hi) {
+        if (assign) for (i64 i = lo; i < hi; ++i) dx[i] = sign * g[i];
+        else for (i64 i = lo; i < hi; ++i) dx[i] += sign * g[i];
+      });
+    } else if (assign) {
+      broadcast_apply<T>(dx, g, y, broadcast_dims(out, out, ys), [](T& d, T gi, T yi) { d = gi * yi; });
+    } else {
+      broadcast_apply<T>(dx, g, y, broadcast_dims(out, out, ys), [](T& d, T gi, T yi) { d += gi * yi; });
+    }
+    return;
+  }
+  T* dx = x.grad().template data<T>();
+  if constexpr (op != BinOp::Mul) {
+    sum_to_add<T>(dx, xs, g, nullptr, out, sign);
+  } else if (ys == out) {
+    sum_to_add<T>(dx, xs, g, y, out, T(1));
+  } else {  // both broadcast: g * y into arena scratch [out], then sum
+    T* prod = x.tape->alloc(out, dtype_of<T>()).template data<T>();
+    broadcast_apply<T>(prod, g, y, broadcast_dims(out, out, ys), [](T& p, T gi, T yi) { p = gi * yi; });
+    sum_to_add<T>(dx, xs, prod, nullptr, out, T(1));
   }
 }
 
 Var binary(Tape& t, const char* name, BinOp op, const Var& a, const Var& b) {
   check_same_dtype(name, a, b);
   Tensor A = a.value(), B = b.value();
-  Bcast kind = broadcast_kind(name, A.shape(), B.shape());
-  Tensor out = t.alloc(A.shape(), A.dtype());
-  i64 n = A.numel(), cols = A.shape().back();
+  const Shape out_shape = broadcast_shape(name, A.shape(), B.shape());
+  const Bcast kind = broadcast_kind(A.shape(), B.shape(), out_shape);
+  Tensor out = t.alloc(out_shape, A.dtype());
+  i64 n = out_shape.numel(), cols = A.shape().back();
   dispatch_float(A.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    with_binop(op, [&](auto o) { binary_forward<decltype(o)::value, T>(kind, out.data<T>(), A.data<T>(), B.data<T>(), n, cols); });
+    with_binop(op, [&](auto o) {
+      constexpr BinOp k = decltype(o)::value;
+      if (kind == Bcast::General)
+        broadcast_apply<T>(out.data<T>(), A.data<T>(), B.data<T>(), broadcast_dims(out_shape, A.shape(), B.shape()),
+                           [](T& y, T x, T z) { y = apply<k>(x, z); });
+      else
+        binary_forward<k, T>(kind, out.data<T>(), A.data<T>(), B.data<T>(), n, cols);
+    });
   });
   // Saved: a and b (their values are read only by mul's backward).
+  if (kind == Bcast::General)
+    return t.record(name, out, {a, b}, [a, b, op, out_shape, A, B](const Tensor& dout) {
+      dispatch_float(A.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* g = dout.data<T>();
+        with_binop(op, [&](auto o) {
+          constexpr BinOp k = decltype(o)::value;
+          if (a.needs_grad()) general_backward<k, T>(a, g, out_shape, B.data<T>(), B.shape(), T(1));
+          if (b.needs_grad()) general_backward<k, T>(b, g, out_shape, A.data<T>(), A.shape(), k == BinOp::Sub ? T(-1) : T(1));
+        });
+      });
+    });
   return t.record(name, out, {a, b}, [a, b, op, kind, n, cols, A, B](const Tensor& dout) {
     dispatch_float(A.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -131,9 +166,9 @@ Var binary(Tape& t, const char* name, BinOp op, const Var& a, const Var& b) {
         T* da = a.grad_for_write(&assign).template data<T>();
         with_binop(op, [&](auto o) { binary_backward_a<decltype(o)::value, T>(kind, da, g, B.data<T>(), n, cols, assign); });
       }
-      if (b.needs_grad())  // d b = sum over broadcast of g (add), -g (sub), g * a (mul)
-        reduce_to_b<T>(kind, b.grad().template data<T>(), g, op == BinOp::Mul ? A.data<T>() : nullptr, n, cols,
-                       op == BinOp::Sub ? T(-1) : T(1));
+      if (b.needs_grad())  // d b = sum over the broadcast of g (add), -g (sub), g * a (mul)
+        sum_to_add<T>(b.grad().template data<T>(), B.shape(), g, op == BinOp::Mul ? A.data<T>() : nullptr, A.shape(),
+                      op == BinOp::Sub ? T(-1) : T(1));
     });
   });
 }
@@ -181,7 +216,8 @@ Var unary(Tape& t, const char* name, Unary u, const Var& x) {
       });
     });
   });
-  // Saved: sigmoid, tanh and exp need only their output; relu and log their input.
+  // Saved: x and y, both views (no copy), for every unary op; the backward reads only y for
+  // sigmoid, tanh and exp (dy/dx from the output) and only x for relu and log.
   return t.record(name, Y, {x}, [x, u, n, X, Y](const Tensor& dout) {
     dispatch_float(X.dtype(), [&](auto tag) {
       using T = decltype(tag);

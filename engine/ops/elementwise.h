@@ -1,5 +1,9 @@
-// Elementwise ops. Binary ops take b either with a's shape, as a row broadcast over a's last
-// dimension (b has a.shape().back() elements), or as a scalar (one element).
+// Elementwise ops. Binary ops broadcast their operands as NumPy does (engine/ops/broadcast.h):
+// shapes aligned at the last dimension, each pair of extents equal or 1 in either operand; the
+// result has the broadcast shape, and each operand's gradient is summed back to its own shape
+// (sum_to). Three patterns keep their dedicated loops: b with a's shape, and, when the result has
+// a's shape, b as a row over a's last dimension ([C], [1, C]) or b of one element. Every other
+// pattern goes through one strided kernel.
 #pragma once
 #include "engine/tape.h"
 
