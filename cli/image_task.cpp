@@ -26,6 +26,11 @@ void ImageTask::build(ParamStore& ps) {
   spec.channels = m["channels"].get<i64>();
   spec.f = m["f"].get<i64>();
   spec.hidden = m["hidden"].get<i64>();
+  spec.depth = m["depth"].get<int>();
+  spec.widen = m["widen"].get<int>();
+  spec.hyper = m["hyper"].get<std::vector<std::string>>();
+  spec.dropout = m["dropout"].get<double>();
+  spec.in_channels = cfg_["data"] == "cifar10" ? 3 : 1;
   model_ = make_image_classifier(spec, Scope(ps));
 }
 
@@ -81,7 +86,7 @@ std::pair<std::string, i64> ImageTask::counted_parameters(const ParamStore& ps) 
 
 extern const TaskKind kImageTask = {"image", R"({
   "data": "mnist",
-  "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256},
+  "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256, "depth": 40, "widen": 1, "hyper": [], "dropout": 0.0},
   "train": {
     "batch": 1000, "steps": 5500, "eval_every": 55, "checkpoint_every": 550, "eval_batch": 1000,
     "clip": 0.0, "augment": true, "valid_size": 5000

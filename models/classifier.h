@@ -1,5 +1,6 @@
 // The interface every image classifier offers the training loop.
 #pragma once
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "engine/params.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
+#include "models/module.h"
 
 namespace ht {
 
@@ -23,5 +25,20 @@ class ImageClassifier {
   // Parameters that produce the layer the paper counts (e.g. "the second kernel"), for reports.
   virtual std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const = 0;
 };
+
+// What a config's "model" block says about an image classifier.
+struct ImageModelSpec {
+  std::string arch;  // "conv", "hyperconv", "fc", "coord-hyperfc" (MNIST, models/mnist_models.h), "wrn"
+  i64 nz = 4;        // N_z of a static hypernetwork
+  i64 channels = 16, f = 7;  // MNIST ConvNet
+  i64 hidden = 256;          // MNIST fc
+  int depth = 40, widen = 1;        // wide resnet (models/wide_resnet.h)
+  std::vector<std::string> hyper;   // wide resnet: layer-name prefixes whose kernels are generated
+  double dropout = 0;               // wide resnet
+  i64 in_channels = 1, classes = 10;  // of the data
+};
+
+// Throws std::invalid_argument naming an unknown arch and listing the valid ones.
+std::unique_ptr<ImageClassifier> make_image_classifier(const ImageModelSpec& spec, const Scope& scope);
 
 }  // namespace ht

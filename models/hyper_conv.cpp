@@ -16,7 +16,7 @@ std::string layer_name(const Scope& scope) {
 
 }  // namespace
 
-HyperConv2d::HyperConv2d(const Scope& scope, const KernelHyperNetwork& hyper, i64 in_channels, i64 out_channels)
+HyperConv2d::HyperConv2d(const Scope& scope, const KernelHyperNetwork& hyper, i64 in_channels, i64 out_channels, const Init& z_init)
     : hyper_(&hyper), name_(layer_name(scope)), C_(in_channels), O_(out_channels) {
   i64 n_in = hyper.n_in(), n_out = hyper.n_out(), f = hyper.f();
   if (C_ <= 0 || O_ <= 0 || C_ % n_in != 0 || O_ % n_out != 0)
@@ -25,7 +25,7 @@ HyperConv2d::HyperConv2d(const Scope& scope, const KernelHyperNetwork& hyper, i6
                                 " x " + std::to_string(n_out));
   Bi_ = C_ / n_in;
   Bo_ = O_ / n_out;
-  z_ = scope.param("z", {Bi_ * Bo_, hyper.nz()}, KernelHyperNetwork::embedding_init());
+  z_ = scope.param("z", {Bi_ * Bo_, hyper.nz()}, z_init);
   // blocks, read as [Bi, Bo, N_in, f(ky), N_out, f(kx)], transposed to [Bo, N_out, Bi, N_in, f, f]
   // = [O, C, f, f].
   index_ = permutation_index({Bi_, Bo_, n_in, f, n_out, f}, {1, 4, 0, 2, 3, 5});

@@ -25,7 +25,9 @@ class HyperConv2d {
   // `hyper` is shared and not owned: it must outlive this layer. Throws std::invalid_argument
   // naming the layer (scope prefix) and the channel counts when C or O is not a multiple of the
   // basic block.
-  HyperConv2d(const Scope& scope, const KernelHyperNetwork& hyper, i64 in_channels, i64 out_channels);
+  // z_init: how the embeddings start (default: the notebook's, KernelHyperNetwork::embedding_init).
+  HyperConv2d(const Scope& scope, const KernelHyperNetwork& hyper, i64 in_channels, i64 out_channels,
+              const Init& z_init = KernelHyperNetwork::embedding_init());
 
   // The generated kernel [O, C, f, f] (conv2d's layout).
   Var kernel(Tape& t, const ParamStore& ps) const;

@@ -1,5 +1,6 @@
 #include "models/kernel_hypernet.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -8,7 +9,7 @@
 
 namespace ht {
 
-KernelHyperNetwork::KernelHyperNetwork(const Scope& scope, i64 nz, i64 n_in, i64 n_out, i64 f, i64 d)
+KernelHyperNetwork::KernelHyperNetwork(const Scope& scope, i64 nz, i64 n_in, i64 n_out, i64 f, i64 d, InitStyle init)
     : nz_(nz), d_(d == 0 ? nz : d), n_in_(n_in), n_out_(n_out), f_(f) {
   if (nz <= 0 || n_in <= 0 || n_out <= 0 || f <= 0 || d_ <= 0)
     throw std::invalid_argument("KernelHyperNetwork '" + scope.prefix() + "': sizes must be positive, got N_z=" + std::to_string(nz) +
@@ -16,9 +17,10 @@ KernelHyperNetwork::KernelHyperNetwork(const Scope& scope, i64 nz, i64 n_in, i64
                                 " f=" + std::to_string(f));
   // Notebook (hardmaru/supercell MNIST_Static_HyperNetwork_Example): weights truncated normal
   // std 0.01, biases 0.
-  w_in_ = scope.param("w_in", {nz_, n_in_ * d_}, Init::truncated_normal(0.01));
+  const bool unit = init == InitStyle::Unit;
+  w_in_ = scope.param("w_in", {nz_, n_in_ * d_}, unit ? Init::normal(1.0 / std::sqrt(double(nz_))) : Init::truncated_normal(0.01));
   b_in_ = scope.param("b_in", {n_in_ * d_}, Init::zeros());
-  w_out_ = scope.param("w_out", {d_, f_ * n_out_ * f_}, Init::truncated_normal(0.01));
+  w_out_ = scope.param("w_out", {d_, f_ * n_out_ * f_}, unit ? Init::normal(1.0 / std::sqrt(double(d_))) : Init::truncated_normal(0.01));
   b_out_ = scope.param("b_out", {f_ * n_out_ * f_}, Init::zeros());
 }
 

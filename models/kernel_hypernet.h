@@ -21,8 +21,11 @@ namespace ht {
 
 class KernelHyperNetwork {
  public:
+  // How the generator's weights start: the notebook's truncated normal (std 0.01), or "unit",
+  // W_i ~ N(0, 1/N_z) and W_out ~ N(0, 1/d), so unit-variance embeddings give entries near N(0, 1).
+  enum class InitStyle { Notebook, Unit };
   // d = 0 means d = N_z, as in the paper. Registers w_in, b_in, w_out, b_out under `scope`.
-  KernelHyperNetwork(const Scope& scope, i64 nz, i64 n_in, i64 n_out, i64 f, i64 d = 0);
+  KernelHyperNetwork(const Scope& scope, i64 nz, i64 n_in, i64 n_out, i64 f, i64 d = 0, InitStyle init = InitStyle::Notebook);
 
   // z [D, N_z] (one embedding per basic block) -> [D, N_in, f*N_out*f]: entry [b, i, :] is K_i of
   // block b, so entry [b] viewed as [N_in*f, N_out*f] is the paper's K^b. Two GEMMs for all D.

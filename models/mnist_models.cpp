@@ -185,12 +185,4 @@ std::pair<std::string, i64> MnistFC::counted_parameters(const ParamStore& ps) co
 
 // ---------------------------------------------------------------------------------------------
 
-std::unique_ptr<ImageClassifier> make_image_classifier(const ImageModelSpec& spec, const Scope& scope) {
-  if (spec.arch == "conv") return std::make_unique<MnistConvNet>(scope, false, spec.nz, spec.channels, spec.f);
-  if (spec.arch == "hyperconv") return std::make_unique<MnistConvNet>(scope, true, spec.nz, spec.channels, spec.f);
-  if (spec.arch == "fc") return std::make_unique<MnistFC>(scope, false, spec.hidden);
-  if (spec.arch == "coord-hyperfc") return std::make_unique<MnistFC>(scope, true, spec.hidden);
-  throw std::invalid_argument("unknown image model arch '" + spec.arch + "'; valid: conv, hyperconv, fc, coord-hyperfc");
-}
-
 }  // namespace ht

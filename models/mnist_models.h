@@ -85,15 +85,4 @@ class MnistFC : public ImageClassifier {
   std::string prefix_;
 };
 
-struct ImageModelSpec {
-  std::string arch;  // "conv", "hyperconv", "fc", "coord-hyperfc"
-  i64 nz = 4;
-  i64 channels = 16;
-  i64 f = 7;
-  i64 hidden = 256;
-};
-
-// Throws std::invalid_argument naming an unknown arch and listing the valid ones.
-std::unique_ptr<ImageClassifier> make_image_classifier(const ImageModelSpec& spec, const Scope& scope);
-
 }  // namespace ht
