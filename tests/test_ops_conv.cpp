@@ -149,6 +149,40 @@ TEST_CASE("conv2d output and gradients do not depend on the thread count") {
   check_close("dw threads", dw2, dw1, 0, 0);
 }
 
+TEST_CASE("conv2d's direct path equals the reference path: outputs and every gradient, odd shapes, stride 2, batch 1") {
+  struct Case { Shape x, w; int stride; Padding pad; };
+  const Case cases[] = {{{1, 3, 7, 5}, {4, 3, 3, 3}, 1, Padding::Same},   {{3, 16, 14, 14}, {16, 16, 7, 7}, 1, Padding::Same},
+                        {{2, 5, 9, 6}, {7, 5, 3, 2}, 1, Padding::Valid},  {{2, 6, 5, 5}, {17, 6, 1, 1}, 1, Padding::Same},
+                        {{1, 2, 6, 7}, {3, 2, 2, 4}, 1, Padding::Same},   {{2, 4, 9, 8}, {5, 4, 3, 3}, 2, Padding::Same},
+                        {{1, 4, 8, 8}, {6, 4, 1, 1}, 2, Padding::Same}};
+  Rng rng(21);
+  for (const Case& c : cases) {
+    Tensor x = random_tensor(c.x, rng), w = random_tensor(c.w, rng);
+    const std::string label = "conv2d " + c.x.str() + " * " + c.w.str() + " s" + std::to_string(c.stride);
+    auto run = [&](DType dt, ConvPath path, Tensor& y, Tensor& dx, Tensor& dw) {
+      ConvPathScope scope(path);
+      Tape t;
+      Var xv = t.input(x.to(dt), true), wv = t.input(w.to(dt), true);
+      Var out = conv2d(t, xv, wv, c.stride, c.pad);
+      Rng seed_rng(5);
+      t.backward(out, random_tensor(out.shape(), seed_rng).to(dt));
+      y = out.value().to(DType::F64);
+      dx = xv.grad().to(DType::F64);
+      dw = wv.grad().to(DType::F64);
+    };
+    Tensor y, dx, dw, ry, rdx, rdw, ty, tdx, tdw;
+    run(DType::F32, ConvPath::Auto, y, dx, dw);
+    run(DType::F32, ConvPath::Reference, ry, rdx, rdw);
+    run(DType::F64, ConvPath::Reference, ty, tdx, tdw);  // the truth, in double
+    CHECK(check_close(label + " y vs reference", y, ry, 1e-5, 1e-5));
+    CHECK(check_close(label + " dx vs reference", dx, rdx, 1e-5, 1e-5));
+    CHECK(check_close(label + " dw vs reference", dw, rdw, 1e-4, 1e-5));
+    CHECK(check_close(label + " y vs double", y, ty, 1e-5, 1e-5));
+    CHECK(check_close(label + " dx vs double", dx, tdx, 1e-5, 1e-5));
+    CHECK(check_close(label + " dw vs double", dw, tdw, 1e-4, 1e-5));
+  }
+}
+
 TEST_CASE("conv2d output shapes: SAME is ceil(H/stride), VALID floors") {
   Tape t;
   Var x = t.input(Tensor::zeros({2, 3, 7, 5}));

@@ -1,6 +1,7 @@
 #include "engine/ops/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -10,11 +11,14 @@
 #include <tbb/task_arena.h>
 
 #include "engine/blas.h"
+#include "engine/conv_kernels.h"
 #include "engine/parallel.h"
 
 namespace ht {
 
 namespace {
+
+std::atomic<ConvPath> g_conv_path{ConvPath::Auto};
 
 struct ConvGeom {
   i64 N, C, H, W, O, kh, kw, Ho, Wo, stride, pad_top, pad_left;
@@ -161,7 +165,40 @@ template <class T> class WorkerBuffers {
   int slots_ = 0;
 };
 
+// The direct path (engine/conv_kernels.h): float, stride 1. Scratch comes from the tape's arena,
+// sized for every worker slot of the current oneTBB arena.
+Var conv2d_direct(Tape& t, const Var& x, const Var& w, const ConvGeom& g0) {
+  const ConvShape g{g0.N, g0.C, g0.H, g0.W, g0.O, g0.kh, g0.kw, g0.Ho, g0.Wo, g0.pad_top, g0.pad_left};
+  const int workers = std::max(1, tbb::this_task_arena::max_concurrency());
+  Tensor X = x.value(), Wt = w.value();
+  Tensor Y = t.alloc({g.N, g.O, g.Ho, g.Wo}, DType::F32);
+  float* scratch = t.alloc({i64(conv_direct_scratch_floats(g, workers))}, DType::F32).data<float>();
+  conv_direct_forward(Y.data<float>(), X.data<float>(), Wt.data<float>(), g, 0.0f, scratch, workers);
+  Tape* tape = &t;
+  return t.record("conv2d", Y, {x, w}, [x, w, g, X, Wt, workers, tape](const Tensor& dY) {
+    if (w.needs_grad()) {
+      bool assign = false;
+      float* dw = w.grad_for_write(&assign).data<float>();
+      float* scratch = tape->alloc({i64(conv_direct_scratch_floats(g, workers))}, DType::F32).data<float>();
+      conv_direct_weight_grad(dw, X.data<float>(), dY.data<float>(), g, assign ? 0.0f : 1.0f, scratch, workers);
+    }
+    if (x.needs_grad()) {
+      // dx = conv(dy, w flipped and transposed), the stride-1 input gradient.
+      const ConvShape b = conv_input_grad_shape(g);
+      float* wt = tape->alloc({g.C * g.O * g.kh * g.kw}, DType::F32).data<float>();
+      conv_flip_kernel(wt, Wt.data<float>(), g.O, g.C, g.kh, g.kw);
+      float* scratch = tape->alloc({i64(conv_direct_scratch_floats(b, workers))}, DType::F32).data<float>();
+      bool assign = false;
+      float* dx = x.grad_for_write(&assign).data<float>();
+      conv_direct_forward(dx, dY.data<float>(), wt, b, assign ? 0.0f : 1.0f, scratch, workers);
+    }
+  });
+}
+
 }  // namespace
+
+void set_conv_path(ConvPath p) { g_conv_path = p; }
+ConvPath conv_path() { return g_conv_path; }
 
 // The batch is cut into chunks of whole images (the cut depends only on the shapes and
 // `chunk_bytes`, never on the thread count); oneTBB runs the chunks in parallel, each in its
@@ -175,6 +212,7 @@ Var conv2d(Tape& t, const Var& x, const Var& w, int stride, Padding pad, std::si
   Tensor X = x.value(), Wt = w.value();
   ConvGeom g = conv_geometry(X.shape(), Wt.shape(), stride, pad);
   DType dt = X.dtype();
+  if (dt == DType::F32 && stride == 1 && conv_path() == ConvPath::Auto) return conv2d_direct(t, x, w, g);
   Tensor Y = t.alloc({g.N, g.O, g.Ho, g.Wo}, dt);
   i64 chunk = images_per_chunk(g, dt, chunk_bytes);
   i64 nchunks = g.N == 0 ? 0 : (g.N + chunk - 1) / chunk;
