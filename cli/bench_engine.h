@@ -12,8 +12,9 @@ namespace ht {
 struct EngineBenchOptions {
   int threads = 0;     // 0: every core
   int iters = 20;      // timed repetitions of each measurement (median reported)
-  long batch = 256;
+  long batch = 256;    // 0 in a model benchmark: the model's own default
   bool quiet = false;
+  bool reference = true;  // model benchmarks: also time the reference convolution
 };
 
 // Measures sgemm 2048^3, the MLP step (forward, backward, Adam) and its GEMMs alone.
@@ -21,7 +22,8 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt);
 // Prints the result as a table on stdout.
 void print_engine_bench(const nlohmann::json& r);
 
-// `bench --model mnist-conv|mnist-hyperconv`: the ConvNet training step on random images.
+// `bench --model mnist-conv|mnist-hyperconv|wrn40-1|hyperwrn40-1|wrn40-2|hyperwrn40-2`: a
+// convolutional network's training step on random images (cli/bench_convnet.cpp).
 nlohmann::json run_convnet_bench(const std::string& model, const EngineBenchOptions& opt);
 void print_convnet_bench(const nlohmann::json& r);
 

@@ -11,7 +11,7 @@ namespace ht {
 int cmd_bench(int argc, char** argv) {
   cxxopts::Options o("hypertrain bench", "Throughput and efficiency against the sgemm peak measured in the same run");
   o.add_options()("engine", "MLP 784-1024-1024-10 training step vs its raw GEMMs")(
-      "model", "a model's training step: mnist-conv, mnist-hyperconv, lstm, ln-lstm, hyperlstm, ln-hyperlstm",
+      "model", "a model's training step: mnist-conv, mnist-hyperconv, wrn40-1, hyperwrn40-1, wrn40-2, hyperwrn40-2, lstm, ln-lstm, hyperlstm, ln-hyperlstm",
       cxxopts::value<std::string>())(
       "seq", "character models: segment length", cxxopts::value<long>()->default_value("100"))(
       "hidden", "character models: main cell width", cxxopts::value<long>()->default_value("1000"))(
@@ -19,11 +19,11 @@ int cmd_bench(int argc, char** argv) {
       "embed", "character models: N_z", cxxopts::value<long>()->default_value("4"))(
       "vocab", "character models: one-hot vocabulary", cxxopts::value<long>()->default_value("50"))(
       "no-sampling", "character models: skip the one-step sampling measurement")(
-      "no-reference", "character models: time the fused path only")(
+      "no-reference", "time the fast path only (character models: no per-step reference cells; conv nets: no im2col reference)")(
       "json", "write the results as JSON to FILE", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "iters", "timed repetitions (median reported)", cxxopts::value<int>()->default_value("20"))(
-      "batch", "batch size (default 256 for --engine, 1000 for the MNIST models, 32 for character models)", cxxopts::value<long>())("h,help", "this help");
+      "batch", "batch size (default 256 for --engine, 1000 for the MNIST models, 128 for wide resnets, 32 for character models)", cxxopts::value<long>())("h,help", "this help");
   auto a = o.parse(argc, argv);
   if (a.count("help") || (a.count("engine") == 0) == (a.count("model") == 0)) {
     std::cout << o.help() << "\n";
@@ -33,10 +33,12 @@ int cmd_bench(int argc, char** argv) {
   opt.threads = a["threads"].as<int>();
   opt.iters = a["iters"].as<int>();
   bool engine = a.count("engine") > 0;
-  opt.batch = a.count("batch") ? a["batch"].as<long>() : engine ? 256 : 1000;
+  opt.batch = a.count("batch") ? a["batch"].as<long>() : engine ? 256 : 0;
+  opt.reference = a.count("no-reference") == 0;
   nlohmann::json r;
   const std::string model = engine ? "" : a["model"].as<std::string>();
-  if (!engine && model.rfind("mnist-", 0) != 0) {
+  const bool conv_model = model.rfind("mnist-", 0) == 0 || model.find("wrn") != std::string::npos;
+  if (!engine && !conv_model) {
     CharBenchOptions c;
     c.model = model;
     c.batch = a.count("batch") ? a["batch"].as<long>() : 32;

@@ -76,75 +76,79 @@ void pack_kernel(float* wpack, const float* w, const ConvShape& g, const Layout&
 #if defined(__AVX512F__)
 constexpr int kMR = 12;
 template <int MR>
-void fwd_tile(const float* rowbase, const float* wp, const ConvShape& g, const Layout& L, float* out, i64 ldo) {
+void fwd_tile(const float* xbase, const i64* tap, i64 K, const float* wp, float* out, i64 ldo) {
   __m512 acc[MR];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
-  for (i64 c = 0; c < g.C; ++c)
-    for (i64 i = 0; i < g.kh; ++i) {
-      const float* row = rowbase + (c * L.Hp + i) * L.Wp;
-      const float* wk = wp + (c * g.kh + i) * g.kw * kL;
-      for (i64 j = 0; j < g.kw; ++j) {
-        const __m512 w0 = _mm512_load_ps(wk + j * kL);
-        for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(row[j + r]), w0, acc[r]);
-      }
-    }
+  for (i64 k = 0; k < K; ++k) {
+    const float* x = xbase + tap[k];
+    const __m512 w0 = _mm512_load_ps(wp + k * kL);
+    #pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r]), w0, acc[r]);
+  }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) _mm512_storeu_ps(out + r * ldo, acc[r]);
 }
 // acc[r, 0..16) = sum over pixels of xp[tap_r + pixel] * dyt[pixel, 0..16), added to part[r].
 template <int MR>
-void wgrad_tile(const float* xp, const i64* tap, const float* dyt, i64 ldd, const ConvShape& g, const Layout& L, float* part) {
+void wgrad_tile(const float* xp, const i64* tap, const i64* pix, i64 npix, const float* dyt, i64 ldd, float* part) {
   __m512 acc[MR];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
-  for (i64 oy = 0; oy < g.Ho; ++oy) {
-    const float* xr = xp + oy * L.Wp;
-    const float* d = dyt + oy * g.Wo * ldd;
-    for (i64 ox = 0; ox < g.Wo; ++ox) {
-      const __m512 d0 = _mm512_load_ps(d + ox * ldd);
-      for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(xr[tap[r] + ox]), d0, acc[r]);
-    }
+  const float* xs[MR];
+  #pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) xs[r] = xp + tap[r];
+  for (i64 q = 0; q < npix; ++q) {
+    const __m512 d0 = _mm512_load_ps(dyt + q * ldd);
+    const i64 at = pix[q];
+    #pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(xs[r][at]), d0, acc[r]);
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) _mm512_store_ps(part + r * kL, _mm512_add_ps(_mm512_load_ps(part + r * kL), acc[r]));
 }
 #elif defined(__AVX2__) && defined(__FMA__)
 constexpr int kMR = 6;
 template <int MR>
-void fwd_tile(const float* rowbase, const float* wp, const ConvShape& g, const Layout& L, float* out, i64 ldo) {
+void fwd_tile(const float* xbase, const i64* tap, i64 K, const float* wp, float* out, i64 ldo) {
   __m256 acc[MR][2];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (i64 c = 0; c < g.C; ++c)
-    for (i64 i = 0; i < g.kh; ++i) {
-      const float* row = rowbase + (c * L.Hp + i) * L.Wp;
-      const float* wk = wp + (c * g.kh + i) * g.kw * kL;
-      for (i64 j = 0; j < g.kw; ++j) {
-        const __m256 w0 = _mm256_load_ps(wk + j * kL), w1 = _mm256_load_ps(wk + j * kL + 8);
-        for (int r = 0; r < MR; ++r) {
-          const __m256 a = _mm256_broadcast_ss(row + j + r);
-          acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
-          acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
-        }
-      }
+  for (i64 k = 0; k < K; ++k) {
+    const float* x = xbase + tap[k];
+    const __m256 w0 = _mm256_load_ps(wp + k * kL), w1 = _mm256_load_ps(wp + k * kL + 8);
+    #pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r);
+      acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
     }
+  }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     _mm256_storeu_ps(out + r * ldo, acc[r][0]);
     _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
   }
 }
 template <int MR>
-void wgrad_tile(const float* xp, const i64* tap, const float* dyt, i64 ldd, const ConvShape& g, const Layout& L, float* part) {
+void wgrad_tile(const float* xp, const i64* tap, const i64* pix, i64 npix, const float* dyt, i64 ldd, float* part) {
   __m256 acc[MR][2];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (i64 oy = 0; oy < g.Ho; ++oy) {
-    const float* xr = xp + oy * L.Wp;
-    const float* d = dyt + oy * g.Wo * ldd;
-    for (i64 ox = 0; ox < g.Wo; ++ox) {
-      const __m256 d0 = _mm256_load_ps(d + ox * ldd), d1 = _mm256_load_ps(d + ox * ldd + 8);
-      for (int r = 0; r < MR; ++r) {
-        const __m256 a = _mm256_broadcast_ss(xr + tap[r] + ox);
-        acc[r][0] = _mm256_fmadd_ps(a, d0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(a, d1, acc[r][1]);
-      }
+  const float* xs[MR];
+  #pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) xs[r] = xp + tap[r];
+  for (i64 q = 0; q < npix; ++q) {
+    const __m256 d0 = _mm256_load_ps(dyt + q * ldd), d1 = _mm256_load_ps(dyt + q * ldd + 8);
+    const i64 at = pix[q];
+    #pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m256 a = _mm256_broadcast_ss(xs[r] + at);
+      acc[r][0] = _mm256_fmadd_ps(a, d0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a, d1, acc[r][1]);
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     _mm256_store_ps(part + r * kL, _mm256_add_ps(_mm256_load_ps(part + r * kL), acc[r][0]));
     _mm256_store_ps(part + r * kL + 8, _mm256_add_ps(_mm256_load_ps(part + r * kL + 8), acc[r][1]));
@@ -153,32 +157,39 @@ void wgrad_tile(const float* xp, const i64* tap, const float* dyt, i64 ldd, cons
 #else
 constexpr int kMR = 4;
 template <int MR>
-void fwd_tile(const float* rowbase, const float* wp, const ConvShape& g, const Layout& L, float* out, i64 ldo) {
+void fwd_tile(const float* xbase, const i64* tap, i64 K, const float* wp, float* out, i64 ldo) {
   float acc[MR][kL] = {};
-  for (i64 c = 0; c < g.C; ++c)
-    for (i64 i = 0; i < g.kh; ++i) {
-      const float* row = rowbase + (c * L.Hp + i) * L.Wp;
-      const float* wk = wp + (c * g.kh + i) * g.kw * kL;
-      for (i64 j = 0; j < g.kw; ++j)
-        for (int r = 0; r < MR; ++r)
-          for (i64 l = 0; l < kL; ++l) acc[r][l] += row[j + r] * wk[j * kL + l];
-    }
+  for (i64 k = 0; k < K; ++k)
+    #pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+      for (i64 l = 0; l < kL; ++l) acc[r][l] += xbase[tap[k] + r] * wp[k * kL + l];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) std::memcpy(out + r * ldo, acc[r], sizeof(acc[r]));
 }
 template <int MR>
-void wgrad_tile(const float* xp, const i64* tap, const float* dyt, i64 ldd, const ConvShape& g, const Layout& L, float* part) {
+void wgrad_tile(const float* xp, const i64* tap, const i64* pix, i64 npix, const float* dyt, i64 ldd, float* part) {
   float acc[MR][kL] = {};
-  for (i64 oy = 0; oy < g.Ho; ++oy)
-    for (i64 ox = 0; ox < g.Wo; ++ox)
-      for (int r = 0; r < MR; ++r)
-        for (i64 l = 0; l < kL; ++l) acc[r][l] += xp[oy * L.Wp + tap[r] + ox] * dyt[(oy * g.Wo + ox) * ldd + l];
+  for (i64 q = 0; q < npix; ++q)
+    #pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+      for (i64 l = 0; l < kL; ++l) acc[r][l] += xp[tap[r] + pix[q]] * dyt[q * ldd + l];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
     for (i64 l = 0; l < kL; ++l) part[r * kL + l] += acc[r][l];
 }
 #endif
 
-using FwdTile = void (*)(const float*, const float*, const ConvShape&, const Layout&, float*, i64);
-using WgradTile = void (*)(const float*, const i64*, const float*, i64, const ConvShape&, const Layout&, float*);
+using FwdTile = void (*)(const float*, const i64*, i64, const float*, float*, i64);
+using WgradTile = void (*)(const float*, const i64*, const i64*, i64, const float*, i64, float*);
+
+// Offset of every tap k = (c*kh + i)*kw + j in the padded plane [C, Hp, Wp].
+std::vector<i64> tap_offsets(const ConvShape& g, const Layout& L) {
+  std::vector<i64> tap(std::size_t(g.K() + kMR), 0);
+  for (i64 c = 0; c < g.C; ++c)
+    for (i64 i = 0; i < g.kh; ++i)
+      for (i64 j = 0; j < g.kw; ++j) tap[std::size_t((c * g.kh + i) * g.kw + j)] = (c * L.Hp + i) * L.Wp + j;
+  return tap;
+}
 
 template <int... R> FwdTile fwd_fn(int mr, std::integer_sequence<int, R...>) {
   FwdTile f = nullptr;
@@ -207,6 +218,7 @@ void conv_direct_forward(float* y, const float* x, const float* w, const ConvSha
   float* wpack = scratch;
   pack_kernel(wpack, w, g, L);
   const i64 HoWo = g.Ho * g.Wo, K = g.K(), P = panels(g.O);
+  const std::vector<i64> tap = tap_offsets(g, L);
   parallel_for(g.N, 1, [&](i64 n0, i64 n1) {
     float* mine = scratch + L.wpack + std::size_t(worker_slot(workers)) * L.per_worker;
     float *xp = mine, *tile = mine + L.xp;
@@ -216,7 +228,7 @@ void conv_direct_forward(float* y, const float* x, const float* w, const ConvSha
         for (i64 oy = 0; oy < g.Ho; ++oy)
           for (i64 ox = 0; ox < g.Wo; ox += kMR) {
             const int mr = int(std::min<i64>(kMR, g.Wo - ox));
-            fwd_fn(mr, std::make_integer_sequence<int, kMR>{})(xp + oy * L.Wp + ox, wpack + p * K * kL, g, L,
+            fwd_fn(mr, std::make_integer_sequence<int, kMR>{})(xp + oy * L.Wp + ox, tap.data(), K, wpack + p * K * kL,
                                                                tile + (oy * g.Wo + ox) * L.Opad + p * kL, L.Opad);
           }
       // tile [HoWo, Opad] -> y[n] [O, HoWo]
@@ -240,11 +252,9 @@ void conv_direct_weight_grad(float* dw, const float* x, const float* dy, const C
   const std::size_t part_stride = std::size_t(round16(K * L.Opad));
   float* partials = scratch + L.wpack + std::size_t(workers) * L.per_worker;
   const i64 chunks = std::min<i64>(kChunks, g.N);
-  // Input offset of every tap k = (c*kh + i)*kw + j in the padded plane.
-  std::vector<i64> tap(std::size_t(K + kMR));
-  for (i64 c = 0; c < g.C; ++c)
-    for (i64 i = 0; i < g.kh; ++i)
-      for (i64 j = 0; j < g.kw; ++j) tap[std::size_t((c * g.kh + i) * g.kw + j)] = (c * L.Hp + i) * L.Wp + j;
+  const std::vector<i64> tap = tap_offsets(g, L);
+  std::vector<i64> pix(static_cast<std::size_t>(HoWo));  // output pixel q -> its offset oy*Wp + ox in the plane
+  for (i64 q = 0; q < HoWo; ++q) pix[std::size_t(q)] = (q / g.Wo) * L.Wp + q % g.Wo;
   parallel_for(chunks, 1, [&](i64 c0, i64 c1) {
     float* mine = scratch + L.wpack + std::size_t(worker_slot(workers)) * L.per_worker;
     float *xp = mine, *dyt = mine + L.xp;
@@ -262,7 +272,8 @@ void conv_direct_weight_grad(float* dw, const float* x, const float* dy, const C
         for (i64 p = 0; p < P; ++p)
           for (i64 k = 0; k < K; k += kMR) {
             const int mr = int(std::min<i64>(kMR, K - k));
-            wgrad_fn(mr, std::make_integer_sequence<int, kMR>{})(xp, tap.data() + k, dyt + p * kL, L.Opad, g, L, part + (p * K + k) * kL);
+            wgrad_fn(mr, std::make_integer_sequence<int, kMR>{})(xp, tap.data() + k, pix.data(), HoWo, dyt + p * kL, L.Opad,
+                                                                 part + (p * K + k) * kL);
           }
       }
     }

@@ -62,17 +62,24 @@ template <int MR, int NR>
 void tile(std::int64_t K, const float* A, std::int64_t lda, const float* wp, std::int64_t pstride, float beta, float* C,
           std::int64_t ldc, __mmask16 last) {
   __m512 acc[MR][NR];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 16
     for (int n = 0; n < NR; ++n) acc[r][n] = _mm512_setzero_ps();
   for (std::int64_t k = 0; k < K; ++k) {
     __m512 w[NR];
+    #pragma GCC unroll 16
     for (int n = 0; n < NR; ++n) w[n] = _mm512_load_ps(wp + n * pstride + k * kPanel);
+    #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      #pragma GCC unroll 16
       for (int n = 0; n < NR; ++n) acc[r][n] = _mm512_fmadd_ps(a, w[n], acc[r][n]);
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 16
     for (int n = 0; n < NR; ++n) {
       const __mmask16 m = n == NR - 1 ? last : __mmask16(0xFFFF);
       float* c = C + r * ldc + n * kPanel;
@@ -132,15 +139,18 @@ constexpr int kMR2 = 6;
 template <int MR>
 void tile2(std::int64_t K, const float* A, std::int64_t lda, const float* wp, float beta, float* C, std::int64_t ldc, int cols) {
   __m256 acc[MR][2];
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (std::int64_t k = 0; k < K; ++k) {
     const __m256 w0 = _mm256_load_ps(wp + k * kPanel), w1 = _mm256_load_ps(wp + k * kPanel + 8);
+    #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
       acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     float* c = C + r * ldc;
     if (cols == kPanel) {
