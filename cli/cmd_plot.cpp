@@ -14,7 +14,8 @@
 namespace ht {
 
 // hypertrain plot kernels --run DIR [--run DIR ...] --out FILE: the paper's Figure 2, the
-// second-layer kernels of each run side by side.
+// second-layer kernels of each run side by side; for wide resnets (Appendix A.2.1) the first 16x16
+// block of one 3x3 layer per stage, generated or learned, every run side by side.
 static int plot_kernels(const std::vector<std::string>& runs, const std::string& out) {
   std::vector<std::pair<std::string, Tensor>> panels;
   for (auto& dir : runs) {
@@ -29,7 +30,11 @@ static int plot_kernels(const std::vector<std::string>& runs, const std::string&
     if (ks.empty()) throw std::invalid_argument("run " + dir + " (" + task.describe() + ") has no conv kernels to draw");
     for (auto& [label, k] : ks) panels.emplace_back(cfg["name"].get<std::string>() + ": " + label, k);
   }
-  plot_kernel_grids(out, "second-layer 7x7 kernels (16 in x 16 out; first 64 shown)", panels);
+  const bool wrn = panels.front().second.dim(-1) == 3;
+  if (wrn)
+    plot_kernel_grids(out, "3x3 kernels, one layer per stage: the first 16 in x 16 out block (Appendix A.2.1)", panels, 256);
+  else
+    plot_kernel_grids(out, "second-layer 7x7 kernels (16 in x 16 out; first 64 shown)", panels);
   std::cout << "wrote " << out << "\n";
   return 0;
 }
