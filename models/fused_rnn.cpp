@@ -143,11 +143,10 @@ constexpr i64 kRowGrain = 8;
 constexpr i64 kBackwardChunks = 2;
 
 template <class T>
-Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput& in, const std::vector<Var>& s0,
+Var run(Tape& t, const RnnCell& cell, const RnnCell::Weights& w, const FusedInput& in, const std::vector<Var>& s0,
         const std::vector<std::uint64_t>& main_keys, const std::vector<std::uint64_t>& hyper_keys, bool training,
         std::vector<Tensor>* final_state) {
   const CellSpec& sp = cell.spec();
-  const RnnCell::Ids& id = cell.ids();
   const bool hyper = sp.kind == CellKind::HyperLSTM, ln = sp.layer_norm, one_hot = !in.dense.valid();
   const i64 S = in.steps, B = in.batch, H = sp.hidden, K = hyper ? sp.hyper : 0, Nz = hyper ? sp.embed : 0, X = sp.input;
   const i64 H4 = 4 * H, K4 = 4 * K, Z = 12 * Nz, SB = S * B;
@@ -157,14 +156,15 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
   if (p_main > 0 && i64(main_keys.size()) < S) throw std::invalid_argument("fused_rnn_layer: one main dropout key per step needed");
   if (p_hyp > 0 && i64(hyper_keys.size()) < S) throw std::invalid_argument("fused_rnn_layer: one hyper dropout key per step needed");
 
-  auto P = [&](int i) -> Var { return i >= 0 ? w.v[static_cast<std::size_t>(i)] : Var(); };
-  auto V = [&](int i) -> const T* { return i >= 0 ? w.v[static_cast<std::size_t>(i)].value().template data<T>() : nullptr; };
-  const T *Wx = V(id.w_x), *Wh = V(id.w_h), *bias = V(id.b), *lng = V(id.ln_gain), *lnb = V(id.ln_bias), *lncg = V(id.lnc_gain),
-          *lncb = V(id.lnc_bias);
-  const T *hWx = V(id.hw_x), *hWhin = V(id.hw_hin), *hWh = V(id.hw_h), *hb = V(id.hb), *hlng = V(id.hln_gain), *hlnb = V(id.hln_bias),
-          *hlncg = V(id.hlnc_gain), *hlncb = V(id.hlnc_bias);
-  const T *zxw = V(id.zx_w), *zxb = V(id.zx_b), *zhw = V(id.zh_w), *zhb = V(id.zh_b), *zbw = V(id.zb_w), *ax = V(id.alpha_x),
-          *ah = V(id.alpha_h), *bt = V(id.beta);
+  const LstmWeights& m = w.main;
+  const HyperWeights& hw = w.hyper;
+  auto V = [](const Var& v) -> const T* { return v.valid() ? v.value().template data<T>() : nullptr; };
+  const T *Wx = V(m.w_x), *Wh = V(m.w_h), *bias = V(m.b), *lng = V(m.ln_gain), *lnb = V(m.ln_bias), *lncg = V(m.lnc_gain),
+          *lncb = V(m.lnc_bias);
+  const T *hWx = V(hw.w_x), *hWhin = V(hw.w_hin), *hWh = V(hw.w_h), *hb = V(hw.b), *hlng = V(hw.ln_gain), *hlnb = V(hw.ln_bias),
+          *hlncg = V(hw.lnc_gain), *hlncb = V(hw.lnc_bias);
+  const T *zxw = V(hw.zx_w), *zxb = V(hw.zx_b), *zhw = V(hw.zh_w), *zhb = V(hw.zh_b), *zbw = V(hw.zb_w), *ax = V(hw.alpha_x),
+          *ah = V(hw.alpha_h), *bt = V(hw.beta);
 
   const std::int32_t* ids = one_hot ? in.ids.data<std::int32_t>() : nullptr;
   Tensor Xd = one_hot ? Tensor() : in.dense.value();
@@ -311,9 +311,9 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
   Tensor out = hist.rows(B, (S + 1) * B);
 
   std::vector<Var> inputs;
-  const std::vector<int> order = id.all();  // G(k) below indexes this list
-  for (int i : order)
-    if (i >= 0) inputs.push_back(P(i));
+  for (const std::vector<Var>& vars : {m.vars(), hw.vars()})
+    for (const Var& v : vars)
+      if (v.valid()) inputs.push_back(v);
   for (auto& v : s0) inputs.push_back(v);
   if (!one_hot) inputs.push_back(in.dense);
 
@@ -322,18 +322,18 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
     ids_copy = t.alloc(in.ids.shape(), DType::I32);
     ids_copy.copy_from(in.ids);
   }
-  std::vector<Var> params;
-  for (int i : order) params.push_back(P(i));  // invalid Var where the cell has no such parameter
   auto keys_m = main_keys, keys_h = hyper_keys;
   return t.record(hyper ? "fused_hyperlstm" : "fused_lstm", out, inputs,
                   [=](const Tensor& dout) {
-    auto G = [&](int k) -> T* {  // gradient buffer of parameter order[k], or null
-      const Var& v = params[static_cast<std::size_t>(k)];
-      return v.valid() && v.needs_grad() ? v.grad().template data<T>() : nullptr;
-    };
-    T *gWx = G(0), *gWh = G(1), *gb = G(2), *glng = G(3), *glnb = G(4), *glncg = G(5), *glncb = G(6), *ghWx = G(7), *ghWhin = G(8),
-      *ghWh = G(9), *ghb = G(10), *ghlng = G(11), *ghlnb = G(12), *ghlncg = G(13), *ghlncb = G(14), *gzxw = G(15), *gzxb = G(16),
-      *gzhw = G(17), *gzhb = G(18), *gzbw = G(19), *gax = G(20), *gah = G(21), *gbt = G(22);
+    auto G = [](const Var& v) -> T* { return v.valid() && v.needs_grad() ? v.grad().template data<T>() : nullptr; };
+    const LstmWeights& m = w.main;
+    const HyperWeights& hw = w.hyper;
+    T *gWx = G(m.w_x), *gWh = G(m.w_h), *gb = G(m.b), *glng = G(m.ln_gain), *glnb = G(m.ln_bias), *glncg = G(m.lnc_gain),
+      *glncb = G(m.lnc_bias);
+    T *ghWx = G(hw.w_x), *ghWhin = G(hw.w_hin), *ghWh = G(hw.w_h), *ghb = G(hw.b), *ghlng = G(hw.ln_gain), *ghlnb = G(hw.ln_bias),
+      *ghlncg = G(hw.lnc_gain), *ghlncb = G(hw.lnc_bias);
+    T *gzxw = G(hw.zx_w), *gzxb = G(hw.zx_b), *gzhw = G(hw.zh_w), *gzhb = G(hw.zh_b), *gzbw = G(hw.zb_w), *gax = G(hw.alpha_x),
+      *gah = G(hw.alpha_h), *gbt = G(hw.beta);
     const std::int32_t* idv = one_hot ? ids_copy.data<std::int32_t>() : nullptr;
     const T* dH = dout.data<T>();
     auto vec = [](i64 n) { return std::vector<T>(static_cast<std::size_t>(n), T(0)); };
@@ -548,7 +548,7 @@ Var run(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput&
 
 }  // namespace
 
-Var fused_rnn_layer(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput& in, const std::vector<Var>& state0,
+Var fused_rnn_layer(Tape& t, const RnnCell& cell, const RnnCell::Weights& w, const FusedInput& in, const std::vector<Var>& state0,
                     const std::vector<std::uint64_t>& main_keys, const std::vector<std::uint64_t>& hyper_keys, bool training,
                     std::vector<Tensor>* final_state) {
   const CellSpec& sp = cell.spec();
@@ -568,7 +568,7 @@ Var fused_rnn_layer(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const
     if (state0[k].shape() != shapes[k])
       throw std::invalid_argument("fused_rnn_layer: state " + std::to_string(k) + " is " + state0[k].shape().str() + ", expected " +
                                   shapes[k].str());
-  const DType dt = w.v[static_cast<std::size_t>(cell.ids().w_h)].dtype();
+  const DType dt = w.main.w_h.dtype();
   if (dt == DType::F64) return run<double>(t, cell, w, in, state0, main_keys, hyper_keys, training, final_state);
   return run<float>(t, cell, w, in, state0, main_keys, hyper_keys, training, final_state);
 }

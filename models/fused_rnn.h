@@ -32,7 +32,7 @@ struct FusedInput {
 // state after the last step. Recurrent dropout (when training) uses for step t the masks that
 // dropout_mask(mask [B, n], p, key) gives with key = main_keys[t] (main cell's candidate) and
 // hyper_keys[t] (the hyper cell's), so the reference cell reproduces them exactly.
-Var fused_rnn_layer(Tape& t, const RnnCell& cell, const RnnCell::Bound& w, const FusedInput& in, const std::vector<Var>& state0,
+Var fused_rnn_layer(Tape& t, const RnnCell& cell, const RnnCell::Weights& w, const FusedInput& in, const std::vector<Var>& state0,
                     const std::vector<std::uint64_t>& main_keys, const std::vector<std::uint64_t>& hyper_keys, bool training,
                     std::vector<Tensor>* final_state);
 
