@@ -357,9 +357,14 @@ void check_args(const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWei
       expect("hyper.lnc_gain", hw.lnc_gain, {K});
       expect("hyper.lnc_bias", hw.lnc_bias, {K});
     }
-    for (const Var* w : {&hw.zx_w, &hw.zh_w, &hw.zb_w}) expect("hyper.z*_w", *w, {K, 4 * Nz});
-    for (const Var* b : {&hw.zx_b, &hw.zh_b}) expect("hyper.z*_b", *b, {4 * Nz});
-    for (const Var* a : {&hw.alpha_x, &hw.alpha_h, &hw.beta}) expect("hyper.alpha_x / alpha_h / beta", *a, {4 * Nz, H});
+    expect("hyper.zx_w", hw.zx_w, {K, 4 * Nz});
+    expect("hyper.zx_b", hw.zx_b, {4 * Nz});
+    expect("hyper.zh_w", hw.zh_w, {K, 4 * Nz});
+    expect("hyper.zh_b", hw.zh_b, {4 * Nz});
+    expect("hyper.zb_w", hw.zb_w, {K, 4 * Nz});
+    expect("hyper.alpha_x", hw.alpha_x, {4 * Nz, H});
+    expect("hyper.alpha_h", hw.alpha_h, {4 * Nz, H});
+    expect("hyper.beta", hw.beta, {4 * Nz, H});
   }
   if (in.dense.valid()) {
     if (in.dense.shape() != Shape{S * B, X} || in.dense.dtype() != dt)

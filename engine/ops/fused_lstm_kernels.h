@@ -17,9 +17,10 @@ namespace ht {
 // Rows of the batch per task in the forward step kernels; each block of rows uses its own scratch.
 constexpr i64 kRowGrain = 8;
 inline i64 row_blocks(i64 B) { return (B + kRowGrain - 1) / kRowGrain; }
-// Scratch of a forward step kernel over n units, and of one backward chunk's LSTM tail.
+// Scratch of a forward step kernel over n units: 4n per block of rows.
 inline i64 forward_scratch(i64 B, i64 n) { return row_blocks(B) * 4 * n; }
-constexpr i64 kTailBackwardScratch = 7;  // times n
+// Scratch of the LSTM tail's backward over n units, in multiples of n.
+constexpr i64 kTailBackwardScratch = 7;
 
 // x_t W for row b of a step: a row of W picked by a one-hot id and multiplied by the
 // input-dropout scale (id -1: a dropped symbol, no row), or a row of the segment's dense
