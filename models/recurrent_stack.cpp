@@ -79,7 +79,7 @@ Var RecurrentStack::run(Tape& t, const ParamStore& ps, const Tensor* inputs, con
   if (spec_.fused && !trace && spec_.cell.kind != CellKind::HyperRNN)
     return forward_fused(t, ps, inputs, dense, T, B, state, next, rng, training);
 
-  std::vector<RnnCell::Bound> bound;
+  std::vector<RnnCell::Weights> bound;
   std::vector<std::vector<Var>> s(static_cast<std::size_t>(L));
   for (i64 l = 0; l < L; ++l) {
     bound.push_back(layers_[std::size_t(l)].bind(t, ps));
@@ -157,7 +157,7 @@ Var RecurrentStack::forward_fused(Tape& t, const ParamStore& ps, const Tensor* i
   Var x;
   for (i64 l = 0; l < L; ++l) {
     const RnnCell& cell = layers_[std::size_t(l)];
-    RnnCell::Bound w = cell.bind(t, ps);
+    RnnCell::Weights w = cell.bind(t, ps);
     std::vector<Var> s0;
     for (auto& v : state[std::size_t(l)]) s0.push_back(t.input(v));
     FusedInput in;

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/ops/lstm_weights.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
 #include "models/module.h"
@@ -72,45 +73,30 @@ class RnnCell {
   // The cell's output is state[0].
   std::vector<Shape> state_shapes(i64 batch) const;
 
-  // The parameters as tape variables, bound once per segment and reused by every step.
-  struct Bound {
-    std::vector<Var> v;  // indexed like the parameter ids below
+  // The parameters as tape variables, looked up by name under the cell's scope once per segment
+  // and reused by every step; an invalid Var where the cell has no such parameter (hyper is all
+  // invalid for an LSTM).
+  struct Weights {
+    LstmWeights main;
+    HyperWeights hyper;
   };
-  Bound bind(Tape& t, const ParamStore& ps) const;
+  Weights bind(Tape& t, const ParamStore& ps) const;
 
   // One step. rng is used for recurrent dropout when training (may be null otherwise).
-  std::vector<Var> step(Tape& t, const Bound& w, const CellInput& x, const std::vector<Var>& state, Rng* rng, bool training,
+  std::vector<Var> step(Tape& t, const Weights& w, const CellInput& x, const std::vector<Var>& state, Rng* rng, bool training,
                         StepTrace* trace = nullptr) const;
-
-  // Parameter ids by role (for tests and the fused ops): -1 when the cell has no such parameter.
-  struct Ids {
-    int w_x = -1, w_h = -1, b = -1;                        // main cell
-    int ln_gain = -1, ln_bias = -1, lnc_gain = -1, lnc_bias = -1;
-    int hw_x = -1, hw_hin = -1, hw_h = -1, hb = -1;        // hyper cell
-    int hln_gain = -1, hln_bias = -1, hlnc_gain = -1, hlnc_bias = -1;
-    int zx_w = -1, zx_b = -1, zh_w = -1, zh_b = -1, zb_w = -1;  // Eq. 11
-    int alpha_x = -1, alpha_h = -1, beta = -1;             // Eq. 12: d = W z, b = W_bz z_b
-    // Every role above in declaration order (-1 where the cell has none); the fused op indexes
-    // its gradient buffers by position in this list.
-    std::vector<int> all() const {
-      return {w_x,  w_h,       b,         ln_gain, ln_bias, lnc_gain, lnc_bias, hw_x,    hw_hin,  hw_h, hb,  hln_gain,
-              hln_bias, hlnc_gain, hlnc_bias, zx_w,    zx_b,    zh_w,     zh_b,     zb_w,    alpha_x, alpha_h, beta};
-    }
-  };
-  const Ids& ids() const { return ids_; }
 
  private:
   Var project(Tape& t, const Var& w, const CellInput& x) const;  // x W, a row gather for one-hot x
-  // LSTM tail on pre-activations [B, 4n]: layer norm per gate (if ln), nonlinearities, dropout on g.
-  // Returns {h, c}.
-  std::vector<Var> lstm_tail(Tape& t, const Var& gates, const Var& c_prev, i64 n, const Var* ln_gain, const Var* ln_bias,
-                             const Var* lnc_gain, const Var* lnc_bias, double drop, Rng* rng, bool training) const;
+  // LSTM tail on pre-activations [B, 4n]: layer norm per gate (when ln_gain is valid), the
+  // nonlinearities, dropout on g. Returns {h, c}.
+  std::vector<Var> lstm_tail(Tape& t, const Var& gates, const Var& c_prev, i64 n, const Var& ln_gain, const Var& ln_bias,
+                             const Var& lnc_gain, const Var& lnc_bias, double drop, Rng* rng, bool training) const;
   // d = concat over gates y of z^y W^y: z [B, G*N_z], w [G*N_z, n] -> [B, G*n].
   Var per_gate(Tape& t, const Var& z, const Var& w, int gates) const;
 
   CellSpec spec_;
-  Ids ids_;
-  std::vector<int> order_;  // every id above that exists, in Bound::v order
+  std::string prefix_;  // the cell's scope: its parameters are named prefix_ + "w_x", ...
 };
 
 }  // namespace ht

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -235,7 +236,7 @@ TEST_CASE("the fused node's gradients match central differences: initial state, 
     }
 }
 
-TEST_CASE("fused_rnn_layer refuses wrong shapes and the HyperRNN") {
+TEST_CASE("fused_rnn_layer refuses wrong shapes, misbound weights and the HyperRNN") {
   ParamStore ps;
   CellSpec spec;
   spec.kind = CellKind::HyperRNN;
@@ -258,4 +259,7 @@ TEST_CASE("fused_rnn_layer refuses wrong shapes and the HyperRNN") {
   in.ids = Tensor::zeros({2, 2}, DType::I32);
   std::vector<Var> bad = {t.input(Tensor::zeros({2, 5})), t.input(Tensor::zeros({2, 4}))};
   CHECK_THROWS_WITH(fused_rnn_layer(t, lstm, lstm.bind(t, ps), in, bad, {}, {}, false, nullptr), doctest::Contains("state 0 is [2, 5]"));
+  auto swapped = lstm.bind(t, ps);
+  std::swap(swapped.main.w_x, swapped.main.w_h);  // a weight bound to the wrong field is named
+  CHECK_THROWS_WITH(fused_rnn_layer(t, lstm, swapped, in, s0, {}, {}, false, nullptr), doctest::Contains("main.w_h is [3, 16]"));
 }

@@ -200,27 +200,26 @@ TEST_CASE("Appendix A.2.3: every scaling vector starts at exactly 0.1, and the h
       CHECK(trace.d_h.at(i) == doctest::Approx(0.1).epsilon(1e-6));
       CHECK(trace.d_x.at(i) == doctest::Approx(0.1).epsilon(1e-6));
     }
-    const auto& id = cell.ids();
-    auto all_equal = [&](int p, double value) {
-      Tensor tv = ps.value(p);
+    auto all_equal = [&](const Var& p, double value) {
+      Tensor tv = p.value();
       for (i64 i = 0; i < tv.numel(); ++i)
         if (tv.at(i) != float(value)) return false;
       return true;
     };
-    CHECK(all_equal(id.zx_w, 0));
-    CHECK(all_equal(id.zx_b, 1));
-    CHECK(all_equal(id.zh_w, 0));
-    CHECK(all_equal(id.zh_b, 1));
-    CHECK(all_equal(id.beta, 0));
-    CHECK(all_equal(id.b, 0));
-    CHECK(all_equal(id.alpha_h, 0.1 / 4));
+    CHECK(all_equal(w.hyper.zx_w, 0));
+    CHECK(all_equal(w.hyper.zx_b, 1));
+    CHECK(all_equal(w.hyper.zh_w, 0));
+    CHECK(all_equal(w.hyper.zh_b, 1));
+    CHECK(all_equal(w.hyper.beta, 0));
+    CHECK(all_equal(w.main.b, 0));
+    CHECK(all_equal(w.hyper.alpha_h, 0.1 / 4));
     // z_b's projection: normal with std 0.01
-    Tensor zb = ps.value(id.zb_w);
+    Tensor zb = w.hyper.zb_w.value();
     double ss = 0;
     for (i64 i = 0; i < zb.numel(); ++i) ss += zb.at(i) * zb.at(i);
     CHECK(std::sqrt(ss / double(zb.numel())) == doctest::Approx(0.01).epsilon(0.35));
     // W_h: one orthogonal block per gate (rows of a square block are orthonormal)
-    Tensor wh = ps.value(id.w_h);
+    Tensor wh = w.main.w_h.value();
     for (i64 g = 0; g < G; ++g)
       for (i64 r = 0; r < 16; r += 5)
         for (i64 r2 = 0; r2 < 16; r2 += 3) {
