@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/bench_engine.h"
+#include "cli/fma_peak.h"
 #include "cli/machine.h"
 #include "engine/ops/loss.h"
 #include "engine/optim.h"
@@ -66,8 +67,9 @@ double sampling_rate(const RecurrentStack& lm, const ParamStore& ps, long stream
 nlohmann::json run_charlm_bench(const CharBenchOptions& o) {
   Threads threads(o.threads);
   if (o.batch <= 0 || o.seq <= 0 || o.hidden <= 0 || o.vocab <= 1) throw std::invalid_argument("bench: --batch, --seq, --hidden must be positive and --vocab > 1");
-  if (!o.quiet) std::fprintf(stderr, "bench --model %s: sgemm 2048^3 peak...\n", o.model.c_str());
+  if (!o.quiet) std::fprintf(stderr, "bench --model %s: sgemm 2048^3 and FMA peaks...\n", o.model.c_str());
   const double peak = measure_sgemm_flops(2048, 2048, 2048, 5);
+  const FmaPeak fma = measure_fma_peak(threads.count());
   const RecurrentStackSpec spec = bench_spec(o.model, o);
   const bool hyper = spec.cell.kind == CellKind::HyperLSTM;
   const double flops_per_token = 3 * charlm_forward_flops(hyper, o.vocab, o.hidden, o.hyper, o.embed, o.vocab);
@@ -96,6 +98,8 @@ nlohmann::json run_charlm_bench(const CharBenchOptions& o) {
   r["iters"] = o.iters;
   r["machine"] = machine_info(threads.count());
   r["sgemm_2048_gflops"] = peak / 1e9;
+  r["fma_peak_gflops"] = fma.flops / 1e9;
+  r["fma_isa"] = fma.isa;
   r["flops_per_token"] = flops_per_token;
   r["implementations"] = nlohmann::json::array();
   for (bool fused : {true, false}) {
@@ -123,6 +127,7 @@ nlohmann::json run_charlm_bench(const CharBenchOptions& o) {
     m["tokens_per_second"] = tokens / t;
     m["gflops"] = flops_per_token * tokens / t / 1e9;
     m["efficiency"] = flops_per_token * tokens / t / peak;
+    m["efficiency_fma"] = flops_per_token * tokens / t / fma.flops;
     m["peak_arena_bytes"] = tape.arena().peak();
     m["max_rss_bytes"] = max_rss_bytes();
     r["implementations"].push_back(m);
@@ -150,13 +155,16 @@ void print_charlm_bench(const nlohmann::json& r) {
               r["describe"].get<std::string>().c_str(), (long long)r["parameters"].get<long long>(), (long long)r["batch"].get<long>(),
               (long long)r["seq"].get<long>(), r["machine"]["threads"].get<int>(), r["iters"].get<int>(),
               r["machine"]["cpu"].get<std::string>().c_str());
-  std::printf("  sgemm 2048^3 peak  %8.1f GFLOP/s; model %.2f MFLOP per token (3x dense forward)\n", r["sgemm_2048_gflops"].get<double>(),
+  std::printf("  sgemm 2048^3 peak  %8.1f GFLOP/s; FMA peak (%s) %.1f GFLOP/s; model %.2f MFLOP per token (3x dense forward)\n",
+              r["sgemm_2048_gflops"].get<double>(), r["fma_isa"].get<std::string>().c_str(), r["fma_peak_gflops"].get<double>(),
               r["flops_per_token"].get<double>() / 1e6);
-  std::printf("  %-34s %10s %12s %9s %11s %12s %12s\n", "implementation", "step ms", "tokens/s", "GFLOP/s", "efficiency", "arena MB", "max RSS MB");
+  std::printf("  %-34s %10s %12s %9s %9s %9s %12s %12s\n", "implementation", "step ms", "tokens/s", "GFLOP/s", "of sgemm", "of FMA", "arena MB",
+              "max RSS MB");
   for (auto& i : r["implementations"])
-    std::printf("  %-34s %10.1f %12.0f %9.1f %10.1f%% %12.1f %12.1f\n", i["implementation"].get<std::string>().c_str(),
+    std::printf("  %-34s %10.1f %12.0f %9.1f %8.1f%% %8.1f%% %12.1f %12.1f\n", i["implementation"].get<std::string>().c_str(),
                 i["step_ms"].get<double>(), i["tokens_per_second"].get<double>(), i["gflops"].get<double>(),
-                100 * i["efficiency"].get<double>(), i["peak_arena_bytes"].get<double>() / 1e6, i["max_rss_bytes"].get<double>() / 1e6);
+                100 * i["efficiency"].get<double>(), 100 * i["efficiency_fma"].get<double>(), i["peak_arena_bytes"].get<double>() / 1e6,
+                i["max_rss_bytes"].get<double>() / 1e6);
   if (r.contains("sampling_tokens_per_second")) {
     auto& s = r["sampling_tokens_per_second"];
     std::printf("  sampling, one step at a time: batch 1 %.0f tokens/s, batch 64 %.0f tokens/s", s["batch_1"].get<double>(),

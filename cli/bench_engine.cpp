@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "cli/fma_peak.h"
 #include "cli/machine.h"
 #include "engine/blas.h"
 #include "engine/ops/loss.h"
@@ -43,6 +44,7 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
   const i64 B = opt.batch;
   if (!opt.quiet) std::fprintf(stderr, "bench --engine: sgemm 2048^3 peak...\n");
   double peak = measure_sgemm_flops(2048, 2048, 2048, 5);
+  const FmaPeak fma = measure_fma_peak(threads.count());
 
   ParamStore ps;
   MLP mlp(Scope(ps), sizes);
@@ -100,6 +102,8 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
   r["iters"] = opt.iters;
   r["machine"] = machine_info(threads.count());
   r["sgemm_2048_gflops"] = peak / 1e9;
+  r["fma_peak_gflops"] = fma.flops / 1e9;
+  r["fma_isa"] = fma.isa;
   r["step_flops"] = flops;
   r["step_ms"] = t_step * 1e3;
   r["forward_backward_ms"] = t_fb * 1e3;
@@ -111,6 +115,7 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
   r["gemms_gflops"] = flops / t_gemm / 1e9;
   r["efficiency"] = flops / t_step / peak;
   r["gemms_efficiency"] = flops / t_gemm / peak;
+  r["efficiency_fma"] = flops / t_step / fma.flops;
   r["images_per_second"] = double(B) / t_step;
   r["peak_arena_bytes"] = tape.arena().peak();
   return r;
@@ -120,11 +125,13 @@ void print_engine_bench(const nlohmann::json& r) {
   std::printf("engine benchmark: %s, batch %lld, %d threads, median of %d\n", r["model"].get<std::string>().c_str(),
               (long long)r["batch"].get<long>(), r["machine"]["threads"].get<int>(), r["iters"].get<int>());
   std::printf("  machine                 %s\n", r["machine"]["cpu"].get<std::string>().c_str());
-  std::printf("  sgemm 2048^3 peak       %8.1f GFLOP/s\n", r["sgemm_2048_gflops"].get<double>());
+  std::printf("  sgemm 2048^3 peak       %8.1f GFLOP/s   FMA peak (%s) %.1f GFLOP/s\n", r["sgemm_2048_gflops"].get<double>(),
+              r["fma_isa"].get<std::string>().c_str(), r["fma_peak_gflops"].get<double>());
   std::printf("  step GEMMs alone        %8.3f ms   %6.1f GFLOP/s   %5.1f%% of peak\n", r["gemms_ms"].get<double>(),
               r["gemms_gflops"].get<double>(), 100 * r["gemms_efficiency"].get<double>());
-  std::printf("  training step           %8.3f ms   %6.1f GFLOP/s   %5.1f%% of peak  (%.0f images/s)\n", r["step_ms"].get<double>(),
-              r["step_gflops"].get<double>(), 100 * r["efficiency"].get<double>(), r["images_per_second"].get<double>());
+  std::printf("  training step           %8.3f ms   %6.1f GFLOP/s   %5.1f%% of peak  %5.1f%% of FMA  (%.0f images/s)\n",
+              r["step_ms"].get<double>(), r["step_gflops"].get<double>(), 100 * r["efficiency"].get<double>(),
+              100 * r["efficiency_fma"].get<double>(), r["images_per_second"].get<double>());
   std::printf("    forward + backward    %8.3f ms\n", r["forward_backward_ms"].get<double>());
   std::printf("    Adam update           %8.3f ms\n", r["adam_ms"].get<double>());
   std::printf("  tape overhead           %+7.1f%% over the GEMMs (whole step), %+.1f%% without the optimizer\n",
