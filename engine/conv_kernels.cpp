@@ -202,6 +202,10 @@ template <int... R> WgradTile wgrad_fn(int mr, std::integer_sequence<int, R...>)
   return f;
 }
 
+// n items in `tiles` register tiles of sizes as even as possible (the larger first): a short last
+// tile would hold too few independent accumulators to hide the FMA latency.
+int tile_rows(i64 n, i64 tiles, i64 t) { return int(n / tiles + (t < n % tiles ? 1 : 0)); }
+
 int worker_slot(int workers) { return std::clamp(tbb::this_task_arena::current_thread_index(), 0, workers - 1); }
 
 }  // namespace
@@ -219,6 +223,7 @@ void conv_direct_forward(float* y, const float* x, const float* w, const ConvSha
   pack_kernel(wpack, w, g, L);
   const i64 HoWo = g.Ho * g.Wo, K = g.K(), P = panels(g.O);
   const std::vector<i64> tap = tap_offsets(g, L);
+  const i64 row_tiles = (g.Wo + kMR - 1) / kMR;
   parallel_for(g.N, 1, [&](i64 n0, i64 n1) {
     float* mine = scratch + L.wpack + std::size_t(worker_slot(workers)) * L.per_worker;
     float *xp = mine, *tile = mine + L.xp;
@@ -226,10 +231,11 @@ void conv_direct_forward(float* y, const float* x, const float* w, const ConvSha
       pad_image(xp, x + n * g.C * g.H * g.W, g, L);
       for (i64 p = 0; p < P; ++p)
         for (i64 oy = 0; oy < g.Ho; ++oy)
-          for (i64 ox = 0; ox < g.Wo; ox += kMR) {
-            const int mr = int(std::min<i64>(kMR, g.Wo - ox));
+          for (i64 t = 0, ox = 0; t < row_tiles; ++t) {
+            const int mr = tile_rows(g.Wo, row_tiles, t);
             fwd_fn(mr, std::make_integer_sequence<int, kMR>{})(xp + oy * L.Wp + ox, tap.data(), K, wpack + p * K * kL,
                                                                tile + (oy * g.Wo + ox) * L.Opad + p * kL, L.Opad);
+            ox += mr;
           }
       // tile [HoWo, Opad] -> y[n] [O, HoWo]
       float* yn = y + n * g.O * HoWo;
@@ -253,6 +259,7 @@ void conv_direct_weight_grad(float* dw, const float* x, const float* dy, const C
   float* partials = scratch + L.wpack + std::size_t(workers) * L.per_worker;
   const i64 chunks = std::min<i64>(kChunks, g.N);
   const std::vector<i64> tap = tap_offsets(g, L);
+  const i64 tap_tiles = (K + kMR - 1) / kMR;
   std::vector<i64> pix(static_cast<std::size_t>(HoWo));  // output pixel q -> its offset oy*Wp + ox in the plane
   for (i64 q = 0; q < HoWo; ++q) pix[std::size_t(q)] = (q / g.Wo) * L.Wp + q % g.Wo;
   parallel_for(chunks, 1, [&](i64 c0, i64 c1) {
@@ -270,10 +277,11 @@ void conv_direct_weight_grad(float* dw, const float* x, const float* dy, const C
           for (i64 o = g.O; o < L.Opad; ++o) r[o] = 0.0f;
         }
         for (i64 p = 0; p < P; ++p)
-          for (i64 k = 0; k < K; k += kMR) {
-            const int mr = int(std::min<i64>(kMR, K - k));
+          for (i64 t = 0, k = 0; t < tap_tiles; ++t) {
+            const int mr = tile_rows(K, tap_tiles, t);
             wgrad_fn(mr, std::make_integer_sequence<int, kMR>{})(xp, tap.data() + k, pix.data(), HoWo, dyt + p * kL, L.Opad,
                                                                  part + (p * K + k) * kL);
+            k += mr;
           }
       }
     }
