@@ -25,7 +25,6 @@ struct Saved {
   Tensor c;       // [(S+1)*B, H]   c_t
   Tensor act;     // [S*B, 4H]      σ(i), tanh(g) before the dropout mask, σ(f + forget bias), σ(o)
   Tensor stats;   // [S*B, 10]      mean and rstd of each gate's layer norm, then of c's (layer norm)
-  Tensor pre;     // [S*B, 4H]      pre-activations (layer norm only)
   Tensor wh;      // [S*B, 4H]      h_{t-1} W_h, then its gradient
   Tensor xw;      // [S*B, 4H]      x_t W_x of a dense input, then its gradient
   Tensor ids;     // i32 [S, B]     a one-hot input (-1: a dropped symbol)
@@ -48,7 +47,6 @@ Saved allocate_saved(Tape& t, DType dt, i64 S, i64 B, i64 X, i64 H, i64 K, i64 N
   sv.c = t.alloc({(S + 1) * B, H}, dt);
   sv.act = t.alloc({SB, 4 * H}, dt);
   sv.stats = t.alloc({SB, 10}, dt);
-  if (ln) sv.pre = t.alloc({SB, 4 * H}, dt);
   sv.wh = t.alloc({SB, 4 * H}, dt);
   if (dense) sv.xw = t.alloc({SB, 4 * H}, dt);
   if (K > 0) {
@@ -110,7 +108,7 @@ constexpr i64 kBackwardChunks = 2;
 
 // Rows [b0, b1) with a zeroed copy of every gradient `total` wants, and their scratch, from the arena.
 template <class T>
-BackwardChunk<T> backward_chunk(Tape& t, RowGrads<T>& total, i64 b0, i64 b1, i64 V, i64 H, i64 K, i64 Nz) {
+BackwardChunk<T> backward_chunk(Tape& t, RowGrads<T>& total, i64 b0, i64 b1, i64 V, i64 H, i64 K, i64 Nz, bool ln) {
   const DType dt = dtype_of<T>();
   auto buffer = [&](i64 n) { return t.alloc({n}, dt).template data<T>(); };
   BackwardChunk<T> ck;
@@ -121,8 +119,10 @@ BackwardChunk<T> backward_chunk(Tape& t, RowGrads<T>& total, i64 b0, i64 b1, i64
   });
   ck.dh = buffer(H);
   ck.dpre = buffer(4 * H);
+  if (ln) ck.pre = buffer(4 * H);
   if (K > 0) {
     ck.z = buffer(12 * Nz);
+    if (ln) ck.b_z = buffer(4 * H);
     ck.d_x = buffer(4 * H);
     ck.d_h = buffer(4 * H);
     ck.dd_x = buffer(4 * H);
@@ -140,13 +140,13 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
   const DType dt = dtype_of<T>();
   const i64 S = sv.S, B = sv.B, H = sv.H, K = sv.K, Nz = sv.Nz, H4 = 4 * H, K4 = 4 * K, Z = 12 * Nz;
   const bool hyper = K > 0, one_hot = bool(sv.ids);
-  const T *w_x = value<T>(m.w_x), *w_h = value<T>(m.w_h), *ln_gain = value<T>(m.ln_gain), *lnc_gain = value<T>(m.lnc_gain),
-          *lnc_bias = value<T>(m.lnc_bias);
+  const T *w_x = value<T>(m.w_x), *w_h = value<T>(m.w_h), *b = value<T>(m.b), *ln_gain = value<T>(m.ln_gain),
+          *lnc_gain = value<T>(m.lnc_gain), *lnc_bias = value<T>(m.lnc_bias);
   const T *hw_x = value<T>(hw.w_x), *hw_hin = value<T>(hw.w_hin), *hw_h = value<T>(hw.w_h), *hln_gain = value<T>(hw.ln_gain),
           *hlnc_gain = value<T>(hw.lnc_gain), *hlnc_bias = value<T>(hw.lnc_bias);
   const T *zx_w = value<T>(hw.zx_w), *zh_w = value<T>(hw.zh_w), *zb_w = value<T>(hw.zb_w), *alpha_x = value<T>(hw.alpha_x),
           *alpha_h = value<T>(hw.alpha_h), *beta = value<T>(hw.beta);
-  const T *h = ptr<T>(sv.h), *c = ptr<T>(sv.c), *act = ptr<T>(sv.act), *stats = ptr<T>(sv.stats), *pre = ptr<T>(sv.pre);
+  const T *h = ptr<T>(sv.h), *c = ptr<T>(sv.c), *act = ptr<T>(sv.act), *stats = ptr<T>(sv.stats);
   const T *hh = ptr<T>(sv.hh), *hc = ptr<T>(sv.hc), *hact = ptr<T>(sv.hact), *hstats = ptr<T>(sv.hstats);
   const T* dh_out = dout.data<T>();
 
@@ -161,7 +161,7 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
   RowGrads<T> total = row_grads<T>(m, hw, one_hot);
   const i64 V = one_hot ? sv.X : 0, NC = std::min<i64>(B, kBackwardChunks);
   std::array<BackwardChunk<T>, kBackwardChunks> chunks;
-  for (i64 k = 0; k < NC; ++k) chunks[std::size_t(k)] = backward_chunk<T>(t, total, k * B / NC, (k + 1) * B / NC, V, H, K, Nz);
+  for (i64 k = 0; k < NC; ++k) chunks[std::size_t(k)] = backward_chunk<T>(t, total, k * B / NC, (k + 1) * B / NC, V, H, K, Nz, ln_gain != nullptr);
   auto for_chunks = [&](auto&& body) {
     parallel_for(NC, 1, [&](i64 k0, i64 k1) {
       for (i64 k = k0; k < k1; ++k) body(chunks[std::size_t(k)]);
@@ -182,8 +182,8 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
       T* xw = one_hot ? nullptr : ptr<T>(sv.xw) + r0 * H4;
       T* z = hyper ? ptr<T>(sv.z) + r0 * Z : nullptr;
       for_chunks([&](BackwardChunk<T>& ck) {
-        main_cell_backward<T>(ck, ptr<T>(dc), wh, xw, z, dh_out + r0 * H, ptr<T>(dh_next), x, pre ? pre + r0 * H4 : nullptr, c + r0 * H,
-                              c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ptr<T>(mask), ln_gain, lnc_gain, lnc_bias, alpha_x,
+        main_cell_backward<T>(ck, ptr<T>(dc), wh, xw, z, dh_out + r0 * H, ptr<T>(dh_next), x, c + r0 * H,
+                              c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ptr<T>(mask), b, ln_gain, lnc_gain, lnc_bias, alpha_x,
                               alpha_h, beta, H, Nz);
       });
       if (!hyper) {
@@ -249,13 +249,13 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
           *hlnc_bias = value<T>(hw.lnc_bias);
   const T *zx_w = value<T>(hw.zx_w), *zx_b = value<T>(hw.zx_b), *zh_w = value<T>(hw.zh_w), *zh_b = value<T>(hw.zh_b),
           *zb_w = value<T>(hw.zb_w), *alpha_x = value<T>(hw.alpha_x), *alpha_h = value<T>(hw.alpha_h), *beta = value<T>(hw.beta);
-  T *h = ptr<T>(sv.h), *c = ptr<T>(sv.c), *act = ptr<T>(sv.act), *stats = ptr<T>(sv.stats), *pre = ptr<T>(sv.pre);
+  T *h = ptr<T>(sv.h), *c = ptr<T>(sv.c), *act = ptr<T>(sv.act), *stats = ptr<T>(sv.stats);
   T *hh = ptr<T>(sv.hh), *hc = ptr<T>(sv.hc), *hact = ptr<T>(sv.hact), *hstats = ptr<T>(sv.hstats), *hpre = ptr<T>(sv.hpre),
     *z = ptr<T>(sv.z);
 
   // Forward-only buffers, from the arena too.
   Tensor hxw = dense && hyper ? t.alloc({SB, K4}, dt) : Tensor();  // x_t W_x̂ of a dense input
-  Tensor pre_step = ln ? Tensor() : t.alloc({B, H4}, dt);           // a step's pre-activations (saved with layer norm)
+  Tensor pre_step = t.alloc({B, H4}, dt);                            // a step's pre-activations (the backward recomputes them)
   Tensor d_x, d_h, b_z;                                              // [B, 4H] a step's scaling vectors and bias, Eq. 12
   if (hyper) {
     d_x = t.alloc({B, H4}, dt);
@@ -296,7 +296,7 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
       T* wh = ptr<T>(sv.wh) + r0 * H4;
       step_gemm<T>(B, h_prev, H, pWh, T(0), wh, H4);
       if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)]);
-      main_cell_forward<T>(h + (r0 + B) * H, c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ln ? pre + r0 * H4 : ptr<T>(pre_step),
+      main_cell_forward<T>(h + (r0 + B) * H, c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ptr<T>(pre_step),
                            ptr<T>(scratch), input_rows<T>(sv, s, w_x, sv.xw, H4), wh, ptr<T>(d_x), ptr<T>(d_h), ptr<T>(b_z), c + r0 * H,
                            ptr<T>(mask), b, ln_gain, ln_bias, lnc_gain, lnc_bias, B, H, eps, fb);
     }

@@ -96,18 +96,28 @@ void lstm_tail_backward(T* dpre, T* dc, T* dln_gain, T* dln_bias, T* dlnc_gain, 
 }
 
 // Row b's scaling vectors from its z: d_x^y = Σ_k z_x[y N_z + k] W_xz[y N_z + k], likewise d_h.
-template <class T> void scaling_row(T* d_x, T* d_h, const T* z, const T* alpha_x, const T* alpha_h, i64 Nz, i64 H) {
+// d_x, d_h (and b_z when asked) of one row from its z, summed in hyper_embedding_forward's order.
+template <class T>
+void scaling_row(T* d_x, T* d_h, T* b_z, const T* z, const T* alpha_x, const T* alpha_h, const T* beta, i64 Nz, i64 H) {
   std::fill(d_x, d_x + 4 * H, T(0));
   std::fill(d_h, d_h + 4 * H, T(0));
+  if (b_z) std::fill(b_z, b_z + 4 * H, T(0));
   for (i64 y = 0; y < 4; ++y)
     for (i64 k = 0; k < Nz; ++k) {
       const i64 q = y * Nz + k;
-      const T zx = z[q], zh = z[4 * Nz + q];
-      const T *a1 = alpha_x + q * H, *a2 = alpha_h + q * H;
-      for (i64 j = 0; j < H; ++j) {
-        d_x[y * H + j] += zx * a1[j];
-        d_h[y * H + j] += zh * a2[j];
-      }
+      const T zx = z[q], zh = z[4 * Nz + q], zb = z[8 * Nz + q];
+      const T *a1 = alpha_x + q * H, *a2 = alpha_h + q * H, *a3 = beta + q * H;
+      if (b_z)
+        for (i64 j = 0; j < H; ++j) {
+          d_x[y * H + j] += zx * a1[j];
+          d_h[y * H + j] += zh * a2[j];
+          b_z[y * H + j] += zb * a3[j];
+        }
+      else
+        for (i64 j = 0; j < H; ++j) {
+          d_x[y * H + j] += zx * a1[j];
+          d_h[y * H + j] += zh * a2[j];
+        }
     }
 }
 
@@ -195,23 +205,34 @@ void main_cell_forward(T* h, T* c, T* act, T* stats, T* pre, T* scratch,
 
 template <class T>
 void main_cell_backward(BackwardChunk<T>& ck, T* dc, T* wh, T* xw, T* z,
-                        const T* dout, const T* dh_next, const InputRows<T>& x, const T* pre, const T* c_prev, const T* c,
+                        const T* dout, const T* dh_next, const InputRows<T>& x, const T* c_prev, const T* c,
                         const T* act, const T* stats, const T* mask,
-                        const T* ln_gain, const T* lnc_gain, const T* lnc_bias, const T* alpha_x, const T* alpha_h, const T* beta,
+                        const T* b, const T* ln_gain, const T* lnc_gain, const T* lnc_bias, const T* alpha_x, const T* alpha_h, const T* beta,
                         i64 H, i64 Nz) {
   const i64 H4 = 4 * H, Z = 12 * Nz, Z4 = 4 * Nz;
   const T sc = x.scale;
   const RowGrads<T>& g = ck.grads;
-  T *dh = ck.dh, *dpre = ck.dpre, *zr = ck.z, *d_x = ck.d_x, *d_h = ck.d_h, *dd_x = ck.dd_x, *dd_h = ck.dd_h;
+  const bool ln = ln_gain != nullptr;
+  T *dh = ck.dh, *dpre = ck.dpre, *zr = ck.z, *d_x = ck.d_x, *d_h = ck.d_h, *dd_x = ck.dd_x, *dd_h = ck.dd_h, *pre = ck.pre;
   for (i64 r = ck.b0; r < ck.b1; ++r) {
+    const T* xr = x.row(r);
+    T* whr = wh + r * H4;
+    if (z) {  // d_x, d_h (and b_z) of the row, recomputed from z_t
+      std::copy(z + r * Z, z + (r + 1) * Z, zr);
+      scaling_row(d_x, d_h, ln ? ck.b_z : nullptr, zr, alpha_x, alpha_h, beta, Nz, H);
+    }
+    if (ln) {  // the pre-activations, as main_cell_forward formed them
+      if (z)
+        for (i64 j = 0; j < H4; ++j) pre[j] = (d_x[j] * (xr ? xr[j] * sc : T(0)) + d_h[j] * whr[j]) + ck.b_z[j] + b[j];
+      else
+        for (i64 j = 0; j < H4; ++j) pre[j] = ((xr ? xr[j] * sc : T(0)) + whr[j]) + b[j];
+    }
     for (i64 j = 0; j < H; ++j) dh[j] = dout[r * H + j] + dh_next[r * H + j];
-    lstm_tail_backward<T>(dpre, dc + r * H, g.ln_gain, g.ln_bias, g.lnc_gain, g.lnc_bias, ck.tail, dh, pre ? pre + r * H4 : nullptr,
+    lstm_tail_backward<T>(dpre, dc + r * H, g.ln_gain, g.ln_bias, g.lnc_gain, g.lnc_bias, ck.tail, dh, ln ? pre : nullptr,
                           c_prev + r * H, c + r * H, act + r * H4, stats + r * 10, mask ? mask + r * H : nullptr, ln_gain, lnc_gain,
                           lnc_bias, H);
     // d(loss)/d(x_t W_x): into the saved row (dense) or the gathered row of W_x (one-hot)
-    const T* xr = x.row(r);
     T* dxw = xw ? xw + r * H4 : (xr && g.w_x ? g.w_x + i64(x.ids[r]) * H4 : nullptr);
-    T* whr = wh + r * H4;
     if (!z) {
       // pre = x W_x + h W_h + b
       for (i64 j = 0; j < H4; ++j) {
@@ -223,9 +244,7 @@ void main_cell_backward(BackwardChunk<T>& ck, T* dc, T* wh, T* xw, T* z,
       }
       continue;
     }
-    // pre = d_x ⊙ (x W_x) + d_h ⊙ (h W_h) + b_z + b, with d_x, d_h recomputed from z_t
-    std::copy(z + r * Z, z + (r + 1) * Z, zr);
-    scaling_row(d_x, d_h, zr, alpha_x, alpha_h, Nz, H);
+    // pre = d_x ⊙ (x W_x) + d_h ⊙ (h W_h) + b_z + b
     for (i64 j = 0; j < H4; ++j) {
       const T dp = dpre[j], xv = xr ? xr[j] * sc : T(0);
       dd_x[j] = dp * xv;

@@ -91,6 +91,8 @@ template <class T> struct BackwardChunk {
   T* z = nullptr;      // [12 N_z]  the row's z (its saved row is overwritten with dz)
   T* d_x = nullptr;    // [4H]   the row's scaling vectors, recomputed from z
   T* d_h = nullptr;    // [4H]
+  T* b_z = nullptr;    // [4H]   the row's generated bias, recomputed from z (layer norm)
+  T* pre = nullptr;    // [4H]   the row's pre-activations, recomputed (layer norm)
   T* dd_x = nullptr;   // [4H]   their gradients
   T* dd_h = nullptr;   // [4H]
   T* dhpre = nullptr;  // [4K]   d(loss)/d(hyper pre-activations)
@@ -129,7 +131,10 @@ void main_cell_forward(T* h, T* c, T* act, T* stats, T* pre, T* scratch,
                        const T* b, const T* ln_gain, const T* ln_bias, const T* lnc_gain, const T* lnc_bias,
                        i64 B, i64 H, T eps, T forget_bias);
 
-// Backward of main_cell_forward for rows [ck.b0, ck.b1) of one step. dc [B, H] in: d(loss)/d(c_t),
+// Backward of main_cell_forward for rows [ck.b0, ck.b1) of one step. With layer norm the row's
+// pre-activations are recomputed from what is saved anyway (x_t W_x, h_{t-1} W_h, z_t, the biases),
+// exactly as main_cell_forward formed them, so the forward does not keep them (S*B*4H values: 205
+// MB at batch 128, 100 steps, 1000 units). dc [B, H] in: d(loss)/d(c_t),
 // out: d(loss)/d(c_{t-1}). wh [B, 4H] in: h_{t-1} W_h, out: its gradient. Dense input: xw [B, 4H]
 // in: x_t W_x, out: its gradient; one-hot input: x.ids' rows of ck.grads.w_x receive it (times
 // the input-dropout scale). Hyper: z [B, 12 N_z] in: z_t, out: dz_t. dout [B, H]: the gradient of
@@ -137,9 +142,9 @@ void main_cell_forward(T* h, T* c, T* act, T* stats, T* pre, T* scratch,
 // norm, alpha_x, alpha_h, beta, z biases).
 template <class T>
 void main_cell_backward(BackwardChunk<T>& ck, T* dc, T* wh, T* xw, T* z,
-                        const T* dout, const T* dh_next, const InputRows<T>& x, const T* pre, const T* c_prev, const T* c,
+                        const T* dout, const T* dh_next, const InputRows<T>& x, const T* c_prev, const T* c,
                         const T* act, const T* stats, const T* mask,
-                        const T* ln_gain, const T* lnc_gain, const T* lnc_bias, const T* alpha_x, const T* alpha_h, const T* beta,
+                        const T* b, const T* ln_gain, const T* lnc_gain, const T* lnc_bias, const T* alpha_x, const T* alpha_h, const T* beta,
                         i64 H, i64 Nz);
 
 // Backward of Eq. 11's products for the B rows of one step: dhh = dhh_next + dz_x W_ĥx^T +
