@@ -169,7 +169,7 @@ TEST_CASE("config errors name the key or the file") {
   CHECK(one["train"]["lr"]["rate"] == 0.9);
   CHECK(one["train"]["lr"]["lr"] == 0.02);
   // every shipped config loads
-  for (const char* d : {"configs/mnist", "configs/ptb", "configs/enwik8", "configs/iam", "configs/cifar10"})
+  for (const char* d : {"configs/mnist", "configs/ptb", "configs/enwik8", "configs/iam", "configs/cifar10", "configs/fashion-mnist"})
     for (auto& e : std::filesystem::directory_iterator(d)) CHECK_NOTHROW(load_config(e.path().string()));
 }
 
