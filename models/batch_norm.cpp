@@ -21,4 +21,8 @@ Var BatchNorm::forward(Tape& t, const ParamStore& ps, const Var& x, bool trainin
   return batch_norm(t, x, ps.var(t, gamma_), ps.var(t, beta_), ps.buffer(mean_), ps.buffer(var_), training, momentum_, eps_);
 }
 
+Var BatchNorm::forward_relu(Tape& t, const ParamStore& ps, const Var& x, bool training) const {
+  return batch_norm_relu(t, x, ps.var(t, gamma_), ps.var(t, beta_), ps.buffer(mean_), ps.buffer(var_), training, momentum_, eps_);
+}
+
 }  // namespace ht

@@ -21,6 +21,8 @@ class BatchNorm {
   // optimizer writes its values). Evaluation: normalises with the running statistics and changes
   // nothing.
   Var forward(Tape& t, const ParamStore& ps, const Var& x, bool training) const;
+  // max(0, forward(...)) as one fused node (engine batch_norm_relu).
+  Var forward_relu(Tape& t, const ParamStore& ps, const Var& x, bool training) const;
 
   i64 channels() const { return C_; }
   int gamma_id() const { return gamma_; }          // parameter index

@@ -117,14 +117,14 @@ Var WideResNet::forward(Tape& t, const ParamStore& ps, const Var& images, bool t
   const std::vector<Var> generated = generated_kernels(t, ps);
   Var x = conv(t, ps, images, 0, generated);
   for (const Block& b : blocks_) {
-    Var a = relu(t, b.bn_a.forward(t, ps, x, training));
+    Var a = b.bn_a.forward_relu(t, ps, x, training);
     Var y = conv(t, ps, a, b.conv_a, generated);
-    y = relu(t, b.bn_b.forward(t, ps, y, training));
+    y = b.bn_b.forward_relu(t, ps, y, training);
     if (training && spec_.dropout > 0) y = dropout(t, y, spec_.dropout, rng, true);
     y = conv(t, ps, y, b.conv_b, generated);
     x = add(t, y, b.shortcut >= 0 ? conv(t, ps, a, b.shortcut, generated) : x);
   }
-  x = relu(t, bn_out_->forward(t, ps, x, training));
+  x = bn_out_->forward_relu(t, ps, x, training);
   const Shape& xs = x.shape();
   Var pooled = mean(t, reshape(t, x, {xs[0], xs[1], xs[2] * xs[3]}), 2);  // global average pool -> [N, C]
   return linear(t, pooled, ps.var(t, fc_w_), ps.var(t, fc_b_));

@@ -280,6 +280,37 @@ TEST_CASE("batch_norm training gradients against central differences") {
   }
 }
 
+TEST_CASE("batch_norm_relu: gradients against central differences, and equal to relu(batch_norm) in float") {
+  Rng rng(33);
+  for (bool training : {true, false})
+    for (Shape s : {Shape{6, 4}, Shape{3, 2, 4, 5}}) {
+      const i64 C = s[1];
+      check_gradients(std::string("batch_norm_relu ") + (training ? "train " : "eval ") + s.str(),
+                      [C, training](Tape& t, const std::vector<Var>& v) {
+                        return batch_norm_relu(t, v[0], v[1], v[2], Tensor::full({C}, 0.1, DType::F64), Tensor::full({C}, 1.3, DType::F64),
+                                               training);
+                      },
+                      {random_tensor(s, rng, -2, 2), random_tensor({C}, rng, 0.5, 1.5), random_tensor({C}, rng)});
+    }
+  Shape s{5, 3, 6, 7};
+  Tensor x = random_tensor(s, rng, -2, 2).to(DType::F32), g = random_tensor({3}, rng, 0.5, 1.5).to(DType::F32),
+         b = random_tensor({3}, rng).to(DType::F32), seed = random_tensor(s, rng).to(DType::F32);
+  auto run = [&](bool fused, Tensor& y, Tensor& dx, Tensor& dg) {
+    Tape t;
+    Var xv = t.input(x, true), gv = t.input(g, true), bv = t.input(b, true);
+    Tensor rm = Tensor::zeros({3}), rv = Tensor::full({3}, 1.0);
+    Var out = fused ? batch_norm_relu(t, xv, gv, bv, rm, rv, true) : relu(t, batch_norm(t, xv, gv, bv, rm, rv, true));
+    t.backward(out, seed);
+    y = out.value().clone(), dx = xv.grad().clone(), dg = gv.grad().clone();
+  };
+  Tensor y1, dx1, dg1, y2, dx2, dg2;
+  run(true, y1, dx1, dg1);
+  run(false, y2, dx2, dg2);
+  CHECK(check_close("fused y", y1, y2, 1e-6, 1e-6));
+  CHECK(check_close("fused dx", dx1, dx2, 1e-5, 1e-5));
+  CHECK(check_close("fused dgamma", dg1, dg2, 1e-4, 1e-5));
+}
+
 TEST_CASE("batch_norm eval gradients against central differences") {
   Rng rng(32);
   for (Shape s : {Shape{5, 3}, Shape{2, 3, 3, 4}}) {

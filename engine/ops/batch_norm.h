@@ -14,4 +14,9 @@ namespace ht {
 Var batch_norm(Tape& t, const Var& x, const Var& gamma, const Var& beta, Tensor running_mean, Tensor running_var,
                bool training, double momentum = 0.1, double eps = 1e-5);
 
+// max(0, batch_norm(...)) as one node: one pass over x forward and one fewer buffer; the backward
+// reads the ReLU's mask from the saved output (a pre-activation residual block's BN-ReLU).
+Var batch_norm_relu(Tape& t, const Var& x, const Var& gamma, const Var& beta, Tensor running_mean, Tensor running_var,
+                    bool training, double momentum = 0.1, double eps = 1e-5);
+
 }  // namespace ht
