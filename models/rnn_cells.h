@@ -21,6 +21,11 @@
 //     constant, not a parameter, so the counts do not move). `forget_bias` in the spec.
 //  6. Layer-norm epsilon 1e-3 (the authors' value). `ln_eps` in the spec.
 //  7. Recurrent dropout (Semeniuta et al.) on the candidate g only, a fresh mask every step.
+//  8. The plain HyperLSTM's hyper cell is a plain LSTM with a bias, no layer norm. Eq. 10 and
+//     Appendix A.2.3 describe a layer-norm LSTM there; the authors' supercell code applies layer
+//     norm to the hyper cell only in its layer-norm variant, and Table 3's parameter counts
+//     (4.91 M for the HyperLSTM, 4.92 M for the LN-HyperLSTM) are reproduced exactly only this
+//     way (paper-notes §1.4). The LN-HyperLSTM normalises both cells.
 #pragma once
 #include <string>
 #include <vector>
