@@ -9,9 +9,12 @@
 #include <memory>
 #include <sstream>
 
+#include "cli/config_check.h"
 #include "cli/machine.h"
 #include "cli/plot.h"
 #include "cli/run_files.h"
+#include "cli/run_lock.h"
+#include "cli/stop_signals.h"
 #include "engine/checkpoint.h"
 #include "engine/optim.h"
 #include "engine/schedule.h"
@@ -30,6 +33,30 @@ Json trainer_defaults() {
     },
     "paper": {}
   })");
+}
+
+void check_trainer_config(const ConfigCheck& c) {
+  c.text("name");
+  c.text("data_dir");
+  if (!c.at("paper").is_object()) c.fail("paper", "must be an object");
+  c.one_of("train.optimizer", {"adam", "sgd"});
+  for (const char* key : {"train.beta1", "train.beta2", "train.momentum"})
+    if (c.number(key, 0, 1) == 1) c.fail(key, "must be below 1 (a running average that never moves)");
+  if (c.number("train.eps", 0, 1) == 0) c.fail("train.eps", "must be above 0");
+  c.boolean("train.nesterov");
+  c.number("train.weight_decay", 0, std::numeric_limits<double>::infinity());
+  try {
+    make_schedule(c.at("train.lr"));
+  } catch (const std::invalid_argument& e) {
+    c.fail("train.lr", std::string("is not a learning-rate schedule: ") + e.what());
+  }
+  c.integer("train.patience", 0, kMaxSteps);
+  c.integer("train.seed", 0, std::numeric_limits<i64>::max());
+  c.integer("train.threads", 0, kMaxThreads);
+  c.integer("train.steps", 1, kMaxSteps);
+  c.integer("train.eval_every", 1, kMaxSteps);
+  c.integer("train.checkpoint_every", 1, kMaxSteps);
+  c.number("train.clip", 0, std::numeric_limits<double>::infinity());
 }
 
 std::string format_duration(double s) {

@@ -19,8 +19,14 @@
 
 namespace ht {
 
+class ConfigCheck;
+class RunLock;
+
 // What the trainer reads from every config (the "train" block's shared keys), before a task's own.
 Json trainer_defaults();
+// The types and ranges of the keys the trainer reads (those above, and train.steps, eval_every,
+// checkpoint_every and clip, which each task's defaults give): part of validate_config.
+void check_trainer_config(const ConfigCheck& c);
 
 struct TrainOptions {
   std::string run_dir;
