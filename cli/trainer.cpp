@@ -220,12 +220,13 @@ class Trainer {
   void announce() {
     window_t0_ = last_print_ = seconds_now();
     window_start_ = step_;
-    if (opt_.quiet || !comm_.root()) return;
+    if (!comm_.root()) return;
+    if (!task_.data_source().empty())  // even when quiet: where the data came from is part of the run
+      std::fprintf(stderr, "data: %s from %s\n", cfg_.value("data", std::string("?")).c_str(), task_.data_source().c_str());
+    if (opt_.quiet) return;
     std::fprintf(stderr, "%s: %s, %lld parameters, %lld steps of %lld %s (%lld steps per epoch)\n", cfg_["name"].get<std::string>().c_str(),
                  task_.describe().c_str(), (long long)ps_.count(), (long long)total_steps_, (long long)sampler_->items_per_step(),
                  task_.item_name(), (long long)sampler_->steps_per_epoch());
-    if (!task_.data_source().empty())
-      std::fprintf(stderr, "data: %s from %s\n", cfg_.value("data", std::string("?")).c_str(), task_.data_source().c_str());
   }
 
   // One training step: this shard's batch, its loss, the gradients (summed across processes),

@@ -56,14 +56,20 @@ TEST_CASE("SIGKILL at random moments, once or more mid-checkpoint: the resumed r
   ht::test::write_tiny_mnist(data, 300, 50);
   ht::test::write_plain(cfg, ht::test::tiny_fc_config(1500, 10, 5));
 
-  auto reference = ht::test::run_hypertrain({"train", "--config", cfg, "--out", ref, "--data", data, "--quiet"}, d / "ref.err");
+  // The uninterrupted run; how long it takes to write its first checkpoint sets the range of the
+  // kill delays (a sanitizer build starts far slower than a Release one).
+  const auto t0 = std::chrono::steady_clock::now();
+  auto ref_child = ht::test::spawn_hypertrain({"train", "--config", cfg, "--out", ref, "--data", data, "--quiet"}, d / "ref.err");
+  REQUIRE(ht::test::wait_for([&] { return file_exists(ref + "/checkpoint.bin"); }, 120));
+  const int first_ms = int(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  auto reference = ht::test::wait_child(ref_child);
   INFO(reference.err);
   REQUIRE(reference.exit_code == 0);
 
   const unsigned seed = std::random_device{}();
-  MESSAGE("kill delays drawn with seed " << seed);
+  MESSAGE("kill delays drawn with seed " << seed << " from [5, " << first_ms + 250 << "] ms");
   std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> delay_ms(5, 250);
+  std::uniform_int_distribution<int> delay_ms(5, first_ms + 250);
   const std::vector<std::string> slow = {"HYPERTRAIN_TEST_SLOW_CHECKPOINT_MS=4"};
   int kills = 0, mid_write = 0, before_checkpoint = 0, finished_early = 0;
   for (int attempt = 0; attempt < 60 && (kills < 5 || mid_write < 1); ++attempt) {
