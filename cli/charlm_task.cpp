@@ -5,7 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "cli/config_check.h"
 #include "cli/run_files.h"
+#include "cli/stop_signals.h"
 #include "cli/tasks.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
@@ -54,6 +56,19 @@ CharLMTask::CharLMTask(const Json& cfg, bool load_data)
   known_vocab(cfg["data"].get<std::string>());
   if (!load_data) return;
   corpus_ = std::make_unique<CharCorpus>(load_corpus(cfg));
+  // What the data must hold for this config, checked before any step runs: every stream at least
+  // two symbols (an input and its target).
+  const std::string in = corpus_->name + " in " + corpus_->source;
+  auto need = [&](i64 symbols, i64 streams, const std::string& key, const std::string& what) {
+    if (symbols < 2 * streams)
+      throw std::invalid_argument("config key '" + key + "' (= " + std::to_string(streams) + ") asks for more streams than the " +
+                                  std::to_string(symbols) + " symbols of " + what + " of " + in + " hold (two symbols each at least)");
+  };
+  need(i64(corpus_->train.size()), batch_, "train.batch", "the training split");
+  const i64 limit = cfg["train"]["eval_chars"].get<i64>(), valid = i64(corpus_->valid.size());
+  need(limit > 0 ? std::min(limit, valid) : valid, cfg["train"]["eval_batch"].get<i64>(), "train.eval_batch",
+       limit > 0 && limit < valid ? "the validation prefix (train.eval_chars)" : "the validation split");
+  if (corpus_->test.size() < 2) throw std::invalid_argument("the test split of " + in + " holds fewer than two symbols");
 }
 
 void CharLMTask::build(ParamStore& ps) {
@@ -92,6 +107,7 @@ EvalSums charlm_evaluate_sums(const RecurrentStack& model, const ParamStore& ps,
   double total = 0;
   std::vector<double> rows;
   for (i64 s = 0; s < b.segments(); ++s) {
+    check_stop();  // a signal may end a run's evaluation early (cli/stop_signals.h)
     t.reset();
     Tape::NoGrad ng(t);
     b.get(s, x, y, s0, s1);
@@ -194,6 +210,46 @@ NamedTensors CharLMTask::carried_state() {
   return out;
 }
 
+void check_recurrent_model(const ConfigCheck& c) {
+  const std::string cell = c.one_of("model.cell", {"lstm", "hyperrnn", "hyperlstm"});
+  const bool hyper = cell != "lstm";
+  c.integer("model.hidden", 1, kMaxWidth);
+  c.integer("model.hyper", hyper ? 1 : 0, kMaxWidth);
+  c.integer("model.embed", hyper ? 1 : 0, kMaxWidth);
+  c.integer("model.layers", 1, kMaxLayers);
+  if (c.boolean("model.layer_norm") && cell == "hyperrnn")
+    c.fail("model.layer_norm", "must be false for cell 'hyperrnn' (it has no layer-norm variant; use hyperlstm)");
+  for (const char* key : {"model.input_dropout", "model.output_dropout", "model.recurrent_dropout", "model.hyper_recurrent_dropout"})
+    c.probability(key);
+  if (c.number("model.ln_eps", 0, 1) == 0) c.fail("model.ln_eps", "must be above 0");
+  c.number("model.forget_bias", -100, 100);
+  c.boolean("model.fused");
+}
+
+void check_model_size(const ConfigCheck& c, const ParamStore& ps) {
+  if (ps.count() > kMaxParameters)
+    c.fail("model", "has " + std::to_string(ps.count()) + " parameters, above the limit of " + std::to_string(kMaxParameters));
+}
+
+// Every key the character task reads; the model is built once (shapes only).
+static void check_charlm_config(const ConfigCheck& c) {
+  c.one_of("data", {"ptb", "enwik8"});
+  const Json& splits = c.at("enwik8_splits");
+  if (!splits.is_array() || splits.size() != 3) c.fail("enwik8_splits", "must be three sizes [train, valid, test]");
+  for (const Json& v : splits)
+    if (!v.is_number_integer() || v.get<i64>() < 2 || v.get<i64>() > 10'000'000'000)
+      c.fail("enwik8_splits", "must hold three integers in [2, 10000000000]");
+  check_recurrent_model(c);
+  c.integer("train.batch", 1, kMaxBatch);
+  c.integer("train.seq", 1, kMaxLength);
+  c.integer("train.eval_batch", 1, kMaxBatch);
+  c.integer("train.eval_seq", 1, kMaxLength);
+  c.integer("train.eval_chars", 0, 10'000'000'000);
+  ParamStore ps;  // the model's shapes only: nothing allocated (the task's build would size its state)
+  RecurrentStack model(Scope(ps), charlm_spec(c.cfg(), known_vocab(c.at("data").get<std::string>())));
+  check_model_size(c, ps);
+}
+
 // Penn Treebank settings of §4.3 / A.3.3: batch 128, segments of 100, Adam 0.001, clipping 1.0,
 // keep probability 0.9 on input, output and the candidate (drop 0.1).
 extern const TaskKind kCharLMTask = {"charlm", R"({
@@ -208,6 +264,7 @@ extern const TaskKind kCharLMTask = {"charlm", R"({
     "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
     "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "clip": 1.0
   }
-})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<CharLMTask>(cfg, load_data); }};
+})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<CharLMTask>(cfg, load_data); },
+   check_charlm_config};
 
 }  // namespace ht

@@ -11,8 +11,15 @@
 
 namespace ht {
 
+class ConfigCheck;
+
 // The model a config's "model" block describes (vocab: the data's vocabulary size).
 RecurrentStackSpec charlm_spec(const Json& cfg, i64 vocab);
+// The keys of a recurrent "model" block (cell, sizes, dropout, layer norm), for the character and
+// handwriting tasks' config checks: a hyper cell needs model.hyper and model.embed of at least 1.
+void check_recurrent_model(const ConfigCheck& c);
+// A model of `ps.count()` parameters fits kMaxParameters, else an error naming the model block.
+void check_model_size(const ConfigCheck& c, const ParamStore& ps);
 // The vocabulary size of cfg["data"] without loading it (50 for ptb, 205 for enwik8).
 i64 known_vocab(const std::string& data);
 CharCorpus load_corpus(const Json& cfg);
@@ -30,6 +37,7 @@ class CharLMTask : public Task {
   Metric metric() const override { return {"bpc", false}; }
   const char* item_name() const override { return "characters"; }
   std::string describe() const override;
+  std::string data_source() const override { return corpus_ ? corpus_->source : ""; }
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   void after_training(const ParamStore& ps, const std::string& run_dir) override;
   NamedTensors carried_state() override;

@@ -4,6 +4,7 @@
 
 #include "cli/bench_charlm.h"
 #include "cli/bench_engine.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 
 namespace ht {
@@ -24,7 +25,7 @@ int cmd_bench(int argc, char** argv) {
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "iters", "timed repetitions (median reported)", cxxopts::value<int>()->default_value("20"))(
       "batch", "batch size (default 256 for --engine, 1000 for the MNIST models, 128 for wide resnets, 32 for character models)", cxxopts::value<long>())("h,help", "this help");
-  auto a = o.parse(argc, argv);
+  auto a = parse_args(o, argc, argv);
   if (a.count("help") || (a.count("engine") == 0) == (a.count("model") == 0)) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;

@@ -1,7 +1,9 @@
 #include <cxxopts.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/run_files.h"
 #include "cli/tasks.h"
@@ -16,7 +18,7 @@ int cmd_eval(int argc, char** argv) {
       "split", "valid or test (default: test; valid for handwriting, which has no test set)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "data", "data directory", cxxopts::value<std::string>())("json", "print the result as JSON")("h,help", "this help");
-  auto a = o.parse(argc, argv);
+  auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("checkpoint")) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
@@ -30,9 +32,10 @@ int cmd_eval(int argc, char** argv) {
     file = run_checkpoint(dir);
   }
   if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
+  if (!file_exists(file)) throw std::invalid_argument(dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
   std::vector<std::string> sets;
-  if (a.count("data")) sets.push_back("data_dir=\"" + a["data"].as<std::string>() + "\"");
-  Json cfg = resolve_config(Json::parse(read_text(dir + "/config.json")), dir + "/config.json", sets);
+  if (a.count("data")) sets.push_back("data_dir=" + Json(a["data"].as<std::string>()).dump());
+  Json cfg = resolve_config(read_json_file(dir + "/config.json", "run config"), dir + "/config.json", sets);
   Threads threads(a["threads"].as<int>());
   auto task = make_task(cfg);
   ParamStore ps;
@@ -41,8 +44,12 @@ int cmd_eval(int argc, char** argv) {
   ps.finalize(rng);
   Checkpoint ck = load_checkpoint(file);
   restore_params(ps, ck);
+  refuse_nonfinite(ps, file);
   std::string split = a.count("split") ? a["split"].as<std::string>() : task->final_splits().back();
   EvalResult r = task->evaluate(ps, split);
+  if (r.count == 0) throw std::invalid_argument("the '" + split + "' split of " + cfg["data"].get<std::string>() + " is empty");
+  if (!std::isfinite(r.loss) || !std::isfinite(r.metric))
+    throw std::runtime_error("evaluating " + file + " on '" + split + "' gives a loss of " + std::to_string(r.loss) + ": not a number to report");
   const std::string metric = task->metric().name;
   Json out = {{"run", dir}, {"checkpoint", file}, {"step", ck.meta.value("step", i64(-1))}, {"split", split},
               {metric, r.metric}, {"loss", r.loss}, {"count", r.count}};

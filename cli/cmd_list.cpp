@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/tasks.h"
 
@@ -25,7 +26,7 @@ int cmd_list(int argc, char** argv) {
   cxxopts::Options o("hypertrain list", "Every config: its name, path, the paper's figure and our parameter count");
   o.add_options()("dir", "configs directory", cxxopts::value<std::string>()->default_value(""))("json", "JSON for scripts")(
       "h,help", "this help");
-  auto a = o.parse(argc, argv);
+  auto a = parse_args(o, argc, argv);
   if (a.count("help")) {
     std::cout << o.help() << "\n";
     return 0;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "cli/charlm_task.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/image_task.h"
 #include "cli/plot.h"
@@ -19,7 +20,13 @@ namespace ht {
 static int plot_kernels(const std::vector<std::string>& runs, const std::string& out) {
   std::vector<std::pair<std::string, Tensor>> panels;
   for (auto& dir : runs) {
-    Json cfg = resolve_config(Json::parse(read_text(dir + "/config.json")), dir + "/config.json");
+    if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
+    Json user = read_json_file(dir + "/config.json", "run config");
+    if (!user.is_object() || user.value("task", std::string("image")) != "image")
+      throw std::invalid_argument("plot kernels needs a run of task image (a conv model); " + dir + " holds a run of task " +
+                                  (user.is_object() && user.contains("task") ? user["task"].dump() : std::string("?")));
+    Json cfg = resolve_config(user, dir + "/config.json");
+    if (!file_exists(run_checkpoint(dir))) throw std::invalid_argument(dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
     ImageTask task(cfg, false);
     ParamStore ps;
     task.build(ps);
@@ -347,15 +354,18 @@ static int plot_curves(const std::vector<std::string>& runs, const std::string& 
   std::vector<Series> by_step, by_time;
   std::string metric;
   for (auto& dir : runs) {
-    Json cfg = Json::parse(read_text(dir + "/config.json"));
+    if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
+    Json cfg = read_json_file(dir + "/config.json", "run config");
     std::string key;
     Series s, t;
-    s.label = t.label = cfg.value("name", dir);
+    s.label = t.label = cfg.is_object() && cfg.value("name", Json()).is_string() ? cfg["name"].get<std::string>() : dir;
     for (auto& row : read_jsonl(dir + "/metrics.jsonl")) {
       if (key.empty())
         for (auto it = row.begin(); it != row.end(); ++it)
           if (it.key().rfind("valid_", 0) == 0 && it.key() != "valid_loss") key = it.key();
-      if (key.empty() || !row.contains(key)) continue;
+      if (key.empty() || !row.contains(key) || !row[key].is_number() || !row.value("step", Json()).is_number() ||
+          !row.value("seconds", Json()).is_number())
+        continue;  // a row without its numbers (an older run's NaN written as null)
       s.x.push_back(row["step"].get<double>());
       s.y.push_back(row[key].get<double>());
       t.x.push_back(row["seconds"].get<double>());
@@ -395,7 +405,7 @@ int cmd_plot(int argc, char** argv) {
       "center", "heat maps: subtract each unit's mean over the text (shows the change over time)")(
       "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>());
   o.parse_positional({"what"});
-  auto a = o.parse(argc, argv);
+  auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("what")) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;

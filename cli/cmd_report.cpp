@@ -3,6 +3,7 @@
 #include <iostream>
 #include <vector>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/run_files.h"
 #include "cli/config.h"
@@ -14,20 +15,36 @@ int cmd_report(int argc, char** argv) {
   cxxopts::Options o("hypertrain report", "A table of finished runs (their results.json) beside the paper's figures");
   o.add_options()("runs", "run directories", cxxopts::value<std::vector<std::string>>())("h,help", "this help");
   o.parse_positional({"runs"});
-  auto a = o.parse(argc, argv);
+  auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("runs")) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
   std::vector<Json> errors, bpcs, loglosses;
+  // Every directory must be a run; a finished run's results.json must hold the numbers of its table.
   for (auto& dir : a["runs"].as<std::vector<std::string>>()) {
+    if (!file_exists(dir + "/config.json"))
+      throw std::invalid_argument(dir + (file_exists(dir) ? " is not a run directory: no config.json" : " does not exist"));
     std::string path = dir + "/results.json";
     if (!file_exists(path)) {
       std::printf("%-22s (no results.json: unfinished or interrupted)\n", dir.c_str());
       continue;
     }
-    Json r = Json::parse(read_text(path));
-    (r.contains("valid_logloss") ? loglosses : r.contains("test_bpc") ? bpcs : errors).push_back(r);
+    Json r = read_json_file(path, "results file");
+    auto& table = r.is_object() && r.contains("valid_logloss") ? loglosses : r.is_object() && r.contains("test_bpc") ? bpcs : errors;
+    const std::vector<std::string> numbers = &table == &loglosses ? std::vector<std::string>{"valid_logloss", "parameters", "steps", "train_seconds"}
+                                             : &table == &bpcs   ? std::vector<std::string>{"valid_bpc", "test_bpc", "parameters", "steps", "train_seconds"}
+                                                                 : std::vector<std::string>{"test_error", "steps", "train_seconds"};
+    for (const auto& k : numbers)
+      if (!r.is_object() || !r.contains(k) || !r[k].is_number())
+        throw std::invalid_argument("results file '" + path + "' has no number '" + k + "'");
+    for (const char* k : {"name", "data", "model"})
+      if (!r.contains(k) || !r[k].is_string()) throw std::invalid_argument("results file '" + path + "' has no string '" + k + "'");
+    if (!r.contains("paper") || !r["paper"].is_object()) r["paper"] = Json::object();
+    if (&table == &errors && !(r.contains("counted_parameters") && r["counted_parameters"].value("what", Json()).is_string() &&
+                               r["counted_parameters"].value("count", Json()).is_number_integer()))
+      throw std::invalid_argument("results file '" + path + "' has no 'counted_parameters' {what, count}");
+    table.push_back(r);
   }
   if (!errors.empty())
     std::printf("%-22s %-9s %-36s %10s %8s %10s %10s %9s\n", "run", "data", "counted parameters", "count", "steps", "test error",

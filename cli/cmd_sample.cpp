@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/run_files.h"
 #include "cli/tasks.h"
@@ -38,7 +39,8 @@ RecurrentRun load_recurrent_run(const std::string& path, const std::string& data
   if (!file_exists(r.checkpoint)) throw std::invalid_argument(r.dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
   std::vector<std::string> sets;
   if (!data_dir.empty()) sets.push_back("data_dir=" + Json(data_dir).dump());
-  Json user = Json::parse(read_text(r.dir + "/config.json"));
+  Json user = read_json_file(r.dir + "/config.json", "run config");
+  if (!user.is_object()) throw std::invalid_argument(r.dir + "/config.json: a config must be a JSON object");
   const std::string task = user.value("task", std::string("image"));
   if (std::find(tasks.begin(), tasks.end(), task) == tasks.end()) {
     std::string list;
@@ -55,16 +57,20 @@ RecurrentRun load_recurrent_run(const std::string& path, const std::string& data
   r.ps->finalize(rng);
   Checkpoint ck = load_checkpoint(r.checkpoint);
   restore_params(*r.ps, ck);
+  refuse_nonfinite(*r.ps, r.checkpoint);
   r.step = ck.meta.value("step", i64(-1));
   return r;
 }
 
 namespace {
 
+constexpr long kMaxSampleChars = 1'000'000, kMaxSamplePoints = 100'000;  // bounds on --length
+
 int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
   const long length = a.count("length") ? a["length"].as<long>() : 700, count = a["count"].as<long>();
   const double bias = a["bias"].as<double>();
-  if (length <= 0) throw std::invalid_argument("--length must be positive (points), got " + std::to_string(length));
+  if (length <= 0 || length > kMaxSamplePoints)
+    throw std::invalid_argument("--length must be in [1, " + std::to_string(kMaxSamplePoints) + "] (points), got " + std::to_string(length));
   if (count <= 0 || count > 64) throw std::invalid_argument("--count must be in [1, 64], got " + std::to_string(count));
   if (!(bias >= 0) || !std::isfinite(bias))
     throw std::invalid_argument("--bias must be >= 0 (0: the model's own distribution), got " + (std::ostringstream() << bias).str());
@@ -100,7 +106,7 @@ int cmd_sample(int argc, char** argv) {
       cxxopts::value<std::string>())(
       "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))("h,help", "this help");
-  auto a = o.parse(argc, argv);
+  auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("checkpoint")) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
@@ -114,7 +120,8 @@ int cmd_sample(int argc, char** argv) {
   const std::string prime = a["prime"].as<std::string>();
   const long length = a.count("length") ? a["length"].as<long>() : 500;
   const double temperature = a["temperature"].as<double>();
-  if (length < 0) throw std::invalid_argument("--length must be >= 0, got " + std::to_string(length));
+  if (length < 0 || length > kMaxSampleChars)
+    throw std::invalid_argument("--length must be in [0, " + std::to_string(kMaxSampleChars) + "] (characters), got " + std::to_string(length));
   if (!(temperature >= 0) || !std::isfinite(temperature))
     throw std::invalid_argument("--temperature must be >= 0 (0: argmax), got " + (std::ostringstream() << temperature).str());
 

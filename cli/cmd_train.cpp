@@ -1,9 +1,12 @@
 #include <cxxopts.hpp>
+#include <filesystem>
 #include <iostream>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/machine.h"
 #include "cli/run_files.h"
+#include "cli/run_lock.h"
 #include "cli/tasks.h"
 #include "cli/trainer.h"
 #include "engine/parallel.h"
@@ -18,30 +21,33 @@ static std::string default_run_dir(const std::string& name) {
   return "runs/" + name + "-" + compact.substr(0, 8) + "-" + compact.substr(8, 6);
 }
 
+// Order of work: the options, the config (every key checked), the run directory's lock, then the
+// data and the training.
 int cmd_train(int argc, char** argv) {
   cxxopts::Options o("hypertrain train", "Train a model from a JSON config");
   o.add_options()("config", "config file (configs/...json)", cxxopts::value<std::string>())(
-      "set", "override a config key: key=value (repeatable)", cxxopts::value<std::vector<std::string>>())(
-      "out", "run directory (default runs/NAME-DATE-TIME)", cxxopts::value<std::string>())(
+      "set", "override a config key: key=value, the value JSON taken whole (model.hyper=[\"conv2\",\"conv3\"]); repeatable",
+      cxxopts::value<std::string>())("out", "run directory (default runs/NAME-DATE-TIME)", cxxopts::value<std::string>())(
       "resume", "continue the run in DIR where it stopped", cxxopts::value<std::string>())(
       "steps", "total training steps (train.steps)", cxxopts::value<long>())(
       "threads", "threads (train.threads; 0: every core)", cxxopts::value<int>())(
       "seed", "random seed (train.seed)", cxxopts::value<long>())(
-      "data", "data directory (data_dir)", cxxopts::value<std::string>())(
+      "data", "data directory (data_dir): the only place data is read from when given", cxxopts::value<std::string>())(
       "quiet", "no progress lines")("h,help", "this help");
-  auto a = o.parse(argc, argv);
+  TakenArgs taken = take_option(argc, argv, "--set");  // cxxopts would cut a value at its commas
+  auto rest = taken.argv();
+  auto a = parse_args(o, int(taken.rest.size()), rest.data());
   if (a.count("help")) {
     std::cout << o.help() << "\n";
     return 0;
   }
   bool resume = a.count("resume") > 0;
   if (resume == (a.count("config") > 0)) throw std::invalid_argument("give either --config FILE or --resume DIR");
-  std::vector<std::string> sets;
-  if (a.count("set")) sets = a["set"].as<std::vector<std::string>>();
+  std::vector<std::string> sets = taken.values;
   if (a.count("steps")) sets.push_back("train.steps=" + std::to_string(a["steps"].as<long>()));
   if (a.count("threads")) sets.push_back("train.threads=" + std::to_string(a["threads"].as<int>()));
   if (a.count("seed")) sets.push_back("train.seed=" + std::to_string(a["seed"].as<long>()));
-  if (a.count("data")) sets.push_back("data_dir=\"" + a["data"].as<std::string>() + "\"");
+  if (a.count("data")) sets.push_back("data_dir=" + Json(a["data"].as<std::string>()).dump());  // a JSON string, whatever the path holds
 
   Json cfg;
   TrainOptions opt;
@@ -51,19 +57,30 @@ int cmd_train(int argc, char** argv) {
     for (auto& kv : sets)
       if (kv.rfind("train.steps=", 0) != 0 && kv.rfind("train.threads=", 0) != 0 && kv.rfind("data_dir=", 0) != 0)
         throw std::invalid_argument("--resume continues the run as configured; only --steps, --threads and --data may change (got " + kv + ")");
-    cfg = resolve_config(Json::parse(read_text(opt.run_dir + "/config.json")), opt.run_dir + "/config.json", sets);
-    write_text_atomic(opt.run_dir + "/config.json", cfg.dump(2) + "\n");
+    const std::string path = opt.run_dir + "/config.json";
+    if (!file_exists(path)) throw std::invalid_argument("cannot resume: " + opt.run_dir + " is not a run directory (no config.json)");
+    cfg = resolve_config(read_json_file(path, "run config"), path, sets);
   } else {
     cfg = load_config(a["config"].as<std::string>(), sets);
     opt.run_dir = a.count("out") ? a["out"].as<std::string>() : default_run_dir(cfg["name"].get<std::string>());
   }
   opt.quiet = a.count("quiet") > 0;
+  const bool created = !file_exists(opt.run_dir);
+  make_dirs(opt.run_dir);
+  opt.lock = std::make_shared<const RunLock>(opt.run_dir);
   Threads threads(cfg["train"]["threads"].get<int>());
-  auto task = make_task(cfg);
+  std::unique_ptr<Task> task;
+  try {
+    task = make_task(cfg);
+  } catch (...) {  // the data failed to load: a directory made for nothing goes again
+    opt.lock.reset();
+    if (created) std::filesystem::remove_all(opt.run_dir);
+    throw;
+  }
   auto sum = run_training(cfg, *task, opt);
   std::cout << "run directory: " << opt.run_dir << "\n";
   if (!sum.results.is_null()) std::cout << sum.results.dump(2) << "\n";
-  return sum.interrupted ? 130 : 0;
+  return sum.interrupted ? 128 + sum.signal : 0;
 }
 
 }  // namespace ht

@@ -1,8 +1,11 @@
 #include "cli/config.h"
 
+#include "cli/config_check.h"
 #include "cli/tasks.h"
 #include "cli/trainer.h"
 
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -29,11 +32,15 @@ void merge_checked(Json& dst, const Json& src, const std::string& origin, const 
     } else if (d.is_object()) {
       merge_checked(d, it.value(), origin, key);
     } else {
-      bool both_numbers = d.is_number() && it.value().is_number();
-      if (d.type() != it.value().type() && !both_numbers && !d.is_null())
-        throw std::invalid_argument(origin + ": config key '" + key + "' must be a " + d.type_name() + ", got " +
-                                    it.value().dump());
-      d = it.value();
+      const Json& v = it.value();
+      bool both_numbers = d.is_number() && v.is_number();
+      if (d.type() != v.type() && !both_numbers && !d.is_null())
+        throw std::invalid_argument(origin + ": config key '" + key + "' must be " + (d.is_array() || d.is_object() ? "an " : "a ") +
+                                    d.type_name() + ", got " + v.dump());
+      if (d.is_number_integer() && !v.is_number_integer())  // 99.7 would silently become 99
+        throw std::invalid_argument(origin + ": config key '" + key + "' must be an integer, got " + v.dump() +
+                                    " (write it without a fraction or exponent)");
+      d = v;
     }
   }
 }
@@ -44,10 +51,14 @@ void apply_override(Json& cfg, const std::string& kv) {
   std::string key = kv.substr(0, eq), text = kv.substr(eq + 1);
   Json value;
   try {
-    value = Json::parse(text);
+    value = Json::parse(text);  // the whole value: an array or object keeps its commas
   } catch (const Json::parse_error&) {
     value = text;  // a bare word: a string
+  } catch (const Json::out_of_range&) {  // 1e999
+    throw std::invalid_argument("--set " + kv + ": the value of '" + key + "' is not a finite number");
   }
+  if (value.is_number_float() && !std::isfinite(value.get<double>()))
+    throw std::invalid_argument("--set " + kv + ": the value of '" + key + "' is not a finite number");
   std::vector<std::string> parts;
   std::stringstream ss(key);
   for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
@@ -75,24 +86,36 @@ Json resolve_config(const Json& user, const std::string& origin, const std::vect
   Json cfg = config_defaults(task);
   merge_checked(cfg, user, origin);
   for (const auto& kv : overrides) apply_override(cfg, kv);
+  validate_config(cfg, overrides.empty() ? origin : origin + " with --set");
   return cfg;
 }
 
-Json load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream f(path);
-  if (!f) throw std::invalid_argument("config file '" + path + "' not found or unreadable");
-  Json user;
+Json read_json_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::invalid_argument(what + " '" + path + "' is a directory, not a file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::invalid_argument(what + " '" + path + "' not found or unreadable");
+  std::stringstream text;
+  text << f.rdbuf();
+  if (text.str().find_first_not_of(" \t\r\n") == std::string::npos)
+    throw std::invalid_argument(what + " '" + path + "' is empty (expected a JSON object)");
   try {
-    user = Json::parse(f);
+    return Json::parse(text.str());
   } catch (const Json::parse_error& e) {
-    throw std::invalid_argument("config file '" + path + "' is not valid JSON: " + e.what());
+    throw std::invalid_argument(what + " '" + path + "' is not valid JSON: the error is at byte " + std::to_string(e.byte));
+  } catch (const Json::out_of_range&) {
+    throw std::invalid_argument(what + " '" + path + "' holds a number too large for a double");
   }
-  Json cfg = resolve_config(user, path, overrides);
-  if (cfg["name"].get<std::string>().empty()) {
+}
+
+Json load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Json user = read_json_file(path, "config file");
+  // An unnamed config takes its file's name, before the checks see it.
+  if (user.is_object() && (!user.contains("name") || user["name"] == "")) {
     std::string base = path.substr(path.find_last_of('/') + 1);
-    cfg["name"] = base.substr(0, base.rfind(".json"));
+    user["name"] = base.substr(0, base.rfind(".json"));
   }
-  return cfg;
+  return resolve_config(user, path, overrides);
 }
 
 }  // namespace ht

@@ -14,8 +14,13 @@ using Json = nlohmann::json;
 // Throws naming an unknown task.
 Json config_defaults(const std::string& task);
 
+// The JSON in `path`; errors name `what` ("config file", "results file") and the path: a directory,
+// a missing file, invalid JSON (with the byte where it fails).
+Json read_json_file(const std::string& path, const std::string& what);
+
 // Reads `path`, merges it over the defaults of its "task" (default "image"), applies the --set
-// overrides ("train.steps=100", "data=fashion-mnist"; values parsed as JSON, else as strings).
+// overrides ("train.steps=100", "data=fashion-mnist"; each value parsed as JSON whole, else taken
+// as a string), then checks every key (validate_config, cli/config_check.h).
 Json load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 // Same from an in-memory object; `origin` names it in errors.
 Json resolve_config(const Json& user, const std::string& origin, const std::vector<std::string>& overrides = {});

@@ -6,6 +6,8 @@
 #include <stdexcept>
 
 #include "cli/charlm_task.h"
+#include "cli/config_check.h"
+#include "cli/stop_signals.h"
 #include "cli/png.h"
 #include "cli/plot.h"
 #include "cli/tasks.h"
@@ -35,6 +37,9 @@ HandwritingTask::HandwritingTask(const Json& cfg, bool load_data)
   handwriting_spec(cfg);  // checks the model block before any data is read
   if (!load_data) return;
   data_ = std::make_unique<StrokeData>(load_iam_ondb(cfg["data_dir"].get<std::string>(), cfg["min_points"].get<i64>()));
+  if (data_->valid.empty())  // an empty split would read as a log-loss of 0
+    throw std::invalid_argument("the validation split of iam_ondb in " + data_->source + " holds no line with at least min_points (= " +
+                                std::to_string(cfg["min_points"].get<i64>()) + ") points");
 }
 
 void HandwritingTask::build(ParamStore& ps) { model_ = std::make_unique<RecurrentStack>(Scope(ps), handwriting_spec(cfg_)); }
@@ -69,6 +74,7 @@ EvalSums handwriting_evaluate(const RecurrentStack& model, const ParamStore& ps,
     for (i64 b = 0; b < B; ++b) tmax = std::max(tmax, lines[idx[g0 + std::size_t(b)]].count - 1);
     RnnState state = model.zero_state(B, dt), next;
     for (i64 s0 = 0; s0 < tmax; s0 += seq) {
+      check_stop();  // a signal may end a run's evaluation early (cli/stop_signals.h)
       const i64 T = std::min(seq, tmax - s0);
       t.reset();
       Tape::NoGrad ng(t);
@@ -211,6 +217,25 @@ void HandwritingTask::after_training(const ParamStore& ps, const std::string& ru
   write_strokes_png(run_dir + "/samples.png", titles, seqs);
 }
 
+// Every key the handwriting task reads; the model is built once (shapes only).
+static void check_handwriting_config(const ConfigCheck& c) {
+  c.one_of("data", {"iam_ondb"});
+  c.integer("min_points", 2, 10'000'000);
+  check_recurrent_model(c);
+  c.integer("model.mixtures", 1, 1000);
+  if (c.at("model.input_dropout").get<double>() != 0)
+    c.fail("model.input_dropout", "must be 0 for handwriting (pen offsets are not symbols)");
+  c.integer("train.batch", 1, kMaxBatch);
+  c.integer("train.seq", 1, kMaxLength);
+  c.integer("train.eval_batch", 1, kMaxBatch);
+  c.integer("train.eval_seq", 1, kMaxLength);
+  c.integer("train.eval_lines", 0, 1'000'000'000);
+  if (c.number("train.augment", 0, 1) == 1) c.fail("train.augment", "must be in [0, 1) (a scaling range)");
+  ParamStore ps;
+  RecurrentStack model(Scope(ps), handwriting_spec(c.cfg()));
+  check_model_size(c, ps);
+}
+
 // IAM-OnDB settings of §4.5 / A.3.5: batch 32, Adam 0.0001, clipping 5.0, keep probability 0.95
 // on the output and the candidate (drop 0.05), lines under 300 points left out, random scaling of
 // ±10%; hyper cell 128 units, N_z 4; 20 mixture components (the paper's counts).
@@ -227,6 +252,7 @@ extern const TaskKind kHandwritingTask = {"handwriting", R"({
     "eval_batch": 32, "eval_seq": 200, "eval_lines": 256, "clip": 5.0, "augment": 0.1,
     "lr": {"type": "constant", "lr": 0.0001}
   }
-})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<HandwritingTask>(cfg, load_data); }};
+})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<HandwritingTask>(cfg, load_data); },
+   check_handwriting_config};
 
 }  // namespace ht

@@ -41,6 +41,7 @@ class HandwritingTask : public Task {
   const char* item_name() const override { return "points"; }
   std::vector<std::string> final_splits() const override { return {"valid"}; }
   std::string describe() const override;
+  std::string data_source() const override { return data_ ? data_->source : ""; }
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   void after_training(const ParamStore& ps, const std::string& run_dir) override;
 

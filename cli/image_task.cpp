@@ -1,5 +1,7 @@
 #include "cli/image_task.h"
 
+#include "cli/config_check.h"
+#include "cli/stop_signals.h"
 #include "cli/tasks.h"
 #include "data/cifar10.h"
 #include "engine/ops/elementwise.h"
@@ -16,6 +18,13 @@ ImageTask::ImageTask(const Json& cfg, bool load_data) : cfg_(cfg), batch_(cfg["t
   if (which == "mnist" || which == "fashion-mnist") data_ = std::make_unique<ImageSplits>(load_mnist(which, dir, n_valid));
   else if (which == "cifar10") data_ = std::make_unique<ImageSplits>(load_cifar10(dir, n_valid));
   else throw std::invalid_argument("config key 'data' must be mnist, fashion-mnist or cifar10 for the image task, got '" + which + "'");
+  // What the data must hold for this config, checked before any step runs.
+  const std::string in = which + " in " + data_->source;
+  if (data_->train.size() < batch_)
+    throw std::invalid_argument("config key 'train.batch' (= " + std::to_string(batch_) + ") exceeds the " +
+                                std::to_string(data_->train.size()) + " training images of " + in + " (after train.valid_size = " +
+                                std::to_string(n_valid) + " held out for validation)");
+  if (data_->test.size() == 0) throw std::invalid_argument("the test split of " + in + " holds no images");
 }
 
 void ImageTask::build(ParamStore& ps) {
@@ -57,6 +66,7 @@ EvalSums ImageTask::evaluate_sums(const ParamStore& ps, const std::string& split
   Tape t;
   Rng unused(0);
   for_each_batch(set, cfg_["train"]["eval_batch"].get<i64>(), [&](const ImageSet& part, i64) {
+    check_stop();  // a signal may end a run's evaluation early (cli/stop_signals.h)
     t.reset();
     Tape::NoGrad ng(t);
     Var logits = model_->forward(t, ps, t.input(part.images), false, unused);
@@ -84,6 +94,38 @@ std::string ImageTask::describe() const { return model_ ? model_->describe() : "
 
 std::pair<std::string, i64> ImageTask::counted_parameters(const ParamStore& ps) const { return model_->counted_parameters(ps); }
 
+// Every key the image task reads. The MNIST models read 28x28 single-channel images; the model
+// is built once (shapes only) so an error in model.hyper or a size too large shows before any data
+// is read.
+static void check_image_config(const ConfigCheck& c) {
+  const std::string data = c.one_of("data", {"mnist", "fashion-mnist", "cifar10"});
+  const std::string arch = c.one_of("model.arch", {"conv", "hyperconv", "fc", "coord-hyperfc", "wrn"});
+  if (data == "cifar10" && arch != "wrn") c.fail("model.arch", "is an MNIST model (28x28, one channel); data 'cifar10' needs arch 'wrn'");
+  c.integer("model.nz", 1, kMaxWidth);
+  c.integer("model.channels", 1, kMaxWidth);
+  c.integer("model.f", 1, 28);
+  c.integer("model.hidden", 1, kMaxWidth);
+  c.integer("model.depth", 10, 1000);
+  c.integer("model.widen", 1, 64);
+  if (!c.at("model.hyper").is_array()) c.fail("model.hyper", "must be an array of layer names");
+  for (const Json& h : c.at("model.hyper"))
+    if (!h.is_string()) c.fail("model.hyper", "must hold layer names (strings), found " + h.dump());
+  c.probability("model.dropout");
+  c.integer("train.batch", 1, kMaxBatch);
+  c.integer("train.eval_batch", 1, kMaxBatch);
+  c.boolean("train.augment");
+  c.integer("train.valid_size", 1, 10'000'000);
+  ImageTask task(c.cfg(), false);
+  ParamStore ps;
+  try {
+    task.build(ps);
+  } catch (const std::invalid_argument& e) {
+    c.fail("model", std::string("does not describe a model: ") + e.what());
+  }
+  if (ps.count() > kMaxParameters)
+    c.fail("model", "has " + std::to_string(ps.count()) + " parameters, above the limit of " + std::to_string(kMaxParameters));
+}
+
 extern const TaskKind kImageTask = {"image", R"({
   "data": "mnist",
   "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256, "depth": 40, "widen": 1, "hyper": [], "dropout": 0.0},
@@ -91,6 +133,7 @@ extern const TaskKind kImageTask = {"image", R"({
     "batch": 1000, "steps": 5500, "eval_every": 55, "checkpoint_every": 550, "eval_batch": 1000,
     "clip": 0.0, "augment": true, "valid_size": 5000
   }
-})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<ImageTask>(cfg, load_data); }};
+})", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<ImageTask>(cfg, load_data); },
+   check_image_config};
 
 }  // namespace ht

@@ -21,6 +21,7 @@ class ImageTask : public Task {
   Metric metric() const override { return {"error", false}; }
   const char* item_name() const override { return "images"; }
   std::string describe() const override;
+  std::string data_source() const override { return data_ ? data_->source : ""; }
   std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const override;
   const ImageClassifier& model() const { return *model_; }
 

@@ -10,20 +10,39 @@
 
 namespace ht {
 
+namespace {
+
+// Writes `text` to `path` through stdio, checking every call (a full disk shows at fflush or
+// fclose, not at fwrite); throws naming the path. `mode` "wb" or "ab".
+void write_all(const std::string& path, const std::string& text, const char* mode) {
+  std::FILE* f = std::fopen(path.c_str(), mode);
+  if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+  const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  const int e = errno;
+  if (std::fclose(f) != 0 || !wrote)
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(wrote ? errno : e));
+}
+
+}  // namespace
+
 void write_text_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
-    f << text;
-    f.flush();
-    if (!f) throw std::runtime_error("short write to " + tmp);
+  const std::string tmp = path + ".tmp";
+  try {
+    write_all(tmp, text, "wb");
+  } catch (...) {
+    std::remove(tmp.c_str());  // no half-written .tmp left behind
+    throw;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
+  }
 }
 
 std::string read_text(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error("cannot read " + path + ": it is a directory");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
   std::stringstream s;
@@ -31,11 +50,7 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-void append_jsonl(const std::string& path, const nlohmann::json& row) {
-  std::ofstream f(path, std::ios::app);
-  if (!f) throw std::runtime_error("cannot append to " + path + ": " + std::strerror(errno));
-  f << row.dump() << "\n";
-}
+void append_jsonl(const std::string& path, const nlohmann::json& row) { write_all(path, row.dump() + "\n", "ab"); }
 
 std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   std::vector<nlohmann::json> rows;
@@ -45,15 +60,23 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
     ++line_no;
     if (line.empty()) continue;
     try {
-      rows.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error&) {
-      break;  // a torn last line after a crash: keep what came before
+      nlohmann::json row = nlohmann::json::parse(line);
+      if (!row.is_object()) throw std::invalid_argument("not an object");
+      rows.push_back(std::move(row));
+    } catch (const std::exception&) {  // a torn line (a crash mid-append): skipped, the rows after it kept
+      std::fprintf(stderr, "warning: %s line %d is not a JSON object (a write cut short?); skipped\n", path.c_str(), line_no);
     }
   }
   return rows;
 }
 
 bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
+
+void remove_tmp_files(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".tmp") std::filesystem::remove(e.path(), ec);
+}
 
 void make_dirs(const std::string& path) {
   std::error_code ec;

@@ -75,6 +75,8 @@ class Task {
   // The splits the final numbers are reported on (IAM-OnDB has no test split).
   virtual std::vector<std::string> final_splits() const { return {"valid", "test"}; }
   virtual std::string describe() const = 0;
+  // The directory the task's data was read from ("" when it read none), printed as a run starts.
+  virtual std::string data_source() const { return ""; }
   // Parameters the paper counts for this model (label, count), for reports.
   virtual std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const = 0;
   // Called with the run directory once training ends (pictures worth looking at).

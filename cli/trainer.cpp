@@ -9,9 +9,12 @@
 #include <memory>
 #include <sstream>
 
+#include "cli/config_check.h"
 #include "cli/machine.h"
 #include "cli/plot.h"
 #include "cli/run_files.h"
+#include "cli/run_lock.h"
+#include "cli/stop_signals.h"
 #include "engine/checkpoint.h"
 #include "engine/optim.h"
 #include "engine/schedule.h"
@@ -32,6 +35,30 @@ Json trainer_defaults() {
   })");
 }
 
+void check_trainer_config(const ConfigCheck& c) {
+  c.text("name");
+  c.text("data_dir");
+  if (!c.at("paper").is_object()) c.fail("paper", "must be an object");
+  c.one_of("train.optimizer", {"adam", "sgd"});
+  for (const char* key : {"train.beta1", "train.beta2", "train.momentum"})
+    if (c.number(key, 0, 1) == 1) c.fail(key, "must be below 1 (a running average that never moves)");
+  if (c.number("train.eps", 0, 1) == 0) c.fail("train.eps", "must be above 0");
+  c.boolean("train.nesterov");
+  c.number("train.weight_decay", 0, std::numeric_limits<double>::infinity());
+  try {
+    make_schedule(c.at("train.lr"));
+  } catch (const std::invalid_argument& e) {
+    c.fail("train.lr", std::string("is not a learning-rate schedule: ") + e.what());
+  }
+  c.integer("train.patience", 0, kMaxSteps);
+  c.integer("train.seed", 0, std::numeric_limits<i64>::max());
+  c.integer("train.threads", 0, kMaxThreads);
+  c.integer("train.steps", 1, kMaxSteps);
+  c.integer("train.eval_every", 1, kMaxSteps);
+  c.integer("train.checkpoint_every", 1, kMaxSteps);
+  c.number("train.clip", 0, std::numeric_limits<double>::infinity());
+}
+
 std::string format_duration(double s) {
   char buf[32];
   if (!std::isfinite(s) || s < 0) return "?";
@@ -43,9 +70,6 @@ std::string format_duration(double s) {
 }
 
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted = true; }
 
 std::unique_ptr<Optimizer> make_optimizer(const Json& tr, const ParamStore& ps) {
   std::string kind = tr["optimizer"].get<std::string>();
@@ -79,35 +103,32 @@ std::string fixed4(double v) { return (std::ostringstream() << std::fixed << std
 class Trainer {
  public:
   Trainer(const Json& cfg, Task& task, const TrainOptions& opt, Comm& comm)
-      : cfg_(cfg), tr_(cfg["train"]), task_(task), opt_(opt), comm_(comm), dir_(opt.run_dir), metric_(task.metric()),
-        total_steps_(tr_["steps"].get<i64>()), eval_every_(std::max<i64>(1, tr_["eval_every"].get<i64>())),
-        ckpt_every_(std::max<i64>(1, tr_["checkpoint_every"].get<i64>())), patience_(tr_["patience"].get<i64>()),
+      : cfg_(checked(cfg)), tr_(cfg["train"]), task_(task), opt_(opt), comm_(comm), dir_(opt.run_dir), metric_(task.metric()),
+        total_steps_(tr_["steps"].get<i64>()), eval_every_(tr_["eval_every"].get<i64>()),
+        ckpt_every_(tr_["checkpoint_every"].get<i64>()), patience_(tr_["patience"].get<i64>()),
         clip_(tr_["clip"].get<double>()), seed_(tr_["seed"].get<std::uint64_t>()), best_(metric_.worst()) {}
 
+  // The loop: step, evaluate every eval_every steps, save every checkpoint_every. A signal
+  // (stop_signals.h) ends it after the step under way: an evaluation (unless a second signal came),
+  // a checkpoint, the resume hint.
   TrainSummary run() {
+    StopSignals signals;
+    set_stop_threshold(2);
     open();
     announce();
-    g_interrupted = false;
-    auto old_handler = std::signal(SIGINT, on_sigint);
-    try {
-      while (step_ < total_steps_) {
-        step();
-        const bool last = step_ == total_steps_, interrupted = g_interrupted.load();
-        if (step_ % eval_every_ == 0 || last || interrupted) evaluate_and_record();
-        else show_progress();
-        if (step_ % ckpt_every_ == 0 || last || interrupted || sum_.stopped_early) save(ckpt_path());
-        if (interrupted) {
-          sum_.interrupted = true;
-          std::fprintf(stderr, "interrupted at step %lld; continue with: hypertrain train --resume %s\n", (long long)step_, dir_.c_str());
-          break;
-        }
-        if (sum_.stopped_early) break;
+    while (step_ < total_steps_) {
+      step();
+      const bool last = step_ == total_steps_, signalled = signals.count() > 0;
+      if ((signalled || step_ % eval_every_ == 0 || last) && signals.count() < 2) evaluate_unless_stopped();
+      else if (!signalled) show_progress();
+      // A signal that came during the evaluation stops the run here too.
+      if (step_ % ckpt_every_ == 0 || last || sum_.stopped_early || signals.count() > 0) save(ckpt_path());
+      if (signals.count() > 0) {
+        stop_for(signals.first(), "at step " + std::to_string(step_) + "; checkpoint saved");
+        break;
       }
-    } catch (...) {
-      std::signal(SIGINT, old_handler);
-      throw;
+      if (sum_.stopped_early) break;
     }
-    std::signal(SIGINT, old_handler);
     sum_.last_step = step_;
     sum_.best_metric = best_;
     sum_.best_step = best_step_;
@@ -116,6 +137,10 @@ class Trainer {
   }
 
  private:
+  static const Json& checked(const Json& cfg) {
+    check_trainer_config(ConfigCheck(cfg, "the run's config"));
+    return cfg;
+  }
   std::string ckpt_path() const { return dir_ + "/checkpoint.bin"; }
   std::string best_path() const { return dir_ + "/best.bin"; }
   std::string metrics_path() const { return dir_ + "/metrics.jsonl"; }
@@ -124,16 +149,16 @@ class Trainer {
   double epoch_of(i64 step) const { return double(step) / double(sampler_->steps_per_epoch()); }
 
   // The run directory (new or resumed), the model, the optimizer, the sampler of this shard.
+  // The root takes the directory's lock (run_lock.h) before it writes anything there, and holds
+  // it until the run ends.
   void open() {
     if (comm_.root()) {
       make_dirs(dir_);
+      lock_ = opt_.lock ? opt_.lock : std::make_shared<const RunLock>(dir_);
       if (!opt_.resume && file_exists(ckpt_path()))
         throw std::invalid_argument("run directory " + dir_ + " already holds a run; continue it with --resume " + dir_ +
                                     " or choose another --out");
-      if (!opt_.resume) {
-        write_text_atomic(dir_ + "/config.json", cfg_.dump(2) + "\n");
-        std::remove(metrics_path().c_str());
-      }
+      remove_tmp_files(dir_);  // under the lock, a .tmp is what a killed writer left
     }
     task_.build(ps_);
     Rng init_rng(seed_);
@@ -143,6 +168,10 @@ class Trainer {
     rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training
     sampler_ = task_.make_sampler(Shard{comm_.rank(), comm_.world()}, seed_);
     if (opt_.resume) resume();
+    if (comm_.root()) {  // once the checkpoint agrees with the config: a resume records its new --steps, --threads, --data
+      write_text_atomic(dir_ + "/config.json", cfg_.dump(2) + "\n");
+      if (!opt_.resume) write_text_atomic(metrics_path(), "");
+    }
     sum_.first_step = step_;
   }
 
@@ -153,18 +182,32 @@ class Trainer {
     return all;
   }
 
+  // The state of checkpoint.bin; a run stopped before its first checkpoint starts again from step 0.
   void resume() {
-    if (!file_exists(ckpt_path())) throw std::invalid_argument("cannot resume: " + ckpt_path() + " does not exist");
+    if (!file_exists(ckpt_path())) {
+      if (comm_.root()) write_text_atomic(metrics_path(), "");
+      if (!opt_.quiet && comm_.root())
+        std::fprintf(stderr, "%s holds no checkpoint yet: starting from step 0\n", dir_.c_str());
+      return;
+    }
     Checkpoint ck = load_checkpoint(ckpt_path());
     restore_params(ps_, ck);
     restore_tensors(prefixed(optimizer_->state(), "optim."), ck);
     restore_tensors(prefixed(task_.carried_state(), "task."), ck);
     step_ = ck.meta.at("step").get<i64>();
+    last_saved_step_ = step_;
+    if (total_steps_ < step_)
+      throw std::invalid_argument("config key 'train.steps' (= " + std::to_string(total_steps_) + ") is below the step of " + ckpt_path() +
+                                  " (" + std::to_string(step_) + "); give --steps " + std::to_string(step_) + " or more");
     rng_from_json(rng_, ck.meta.at("rng"));
     if (!ck.meta.at("best_metric").is_null()) best_ = ck.meta.at("best_metric").get<double>();
     best_step_ = ck.meta.at("best_step").get<i64>();
     bad_evals_ = ck.meta.at("bad_evals").get<i64>();
     train_seconds_ = ck.meta.at("train_seconds").get<double>();
+    if (ck.meta.contains("window_steps")) {  // checkpoints written before issue 12 lack them
+      window_loss_ = ck.meta.at("window_loss").get<double>();
+      window_steps_ = ck.meta.at("window_steps").get<i64>();
+    }
     if (comm_.root()) {  // forget evaluations recorded after the checkpoint: they will be redone
       std::string kept;
       for (auto& row : read_jsonl(metrics_path()))
@@ -177,7 +220,10 @@ class Trainer {
   void announce() {
     window_t0_ = last_print_ = seconds_now();
     window_start_ = step_;
-    if (opt_.quiet || !comm_.root()) return;
+    if (!comm_.root()) return;
+    if (!task_.data_source().empty())  // even when quiet: where the data came from is part of the run
+      std::fprintf(stderr, "data: %s from %s\n", cfg_.value("data", std::string("?")).c_str(), task_.data_source().c_str());
+    if (opt_.quiet) return;
     std::fprintf(stderr, "%s: %s, %lld parameters, %lld steps of %lld %s (%lld steps per epoch)\n", cfg_["name"].get<std::string>().c_str(),
                  task_.describe().c_str(), (long long)ps_.count(), (long long)total_steps_, (long long)sampler_->items_per_step(),
                  task_.item_name(), (long long)sampler_->steps_per_epoch());
@@ -193,10 +239,7 @@ class Trainer {
     Var loss = task_.loss(tape_, ps_, batch_, rng_);
     double lv = loss.value().item();
     if (comm_.world() > 1) comm_.sum(&lv, 1);
-    if (!std::isfinite(lv))
-      throw std::runtime_error("the training loss is " + std::to_string(lv) + " at step " + std::to_string(step_) +
-                               ". Hint: lower train.lr (now " + tr_["lr"].dump() + "), set train.clip, or check the data; "
-                               "the last good checkpoint is " + (file_exists(ckpt_path()) ? ckpt_path() : std::string("not written yet")));
+    if (!std::isfinite(lv)) nan_stop("the training loss is " + std::to_string(lv) + " at step " + std::to_string(step_));
     tape_.backward(loss);
     if (comm_.world() > 1) {
       Tensor g = ps_.flat_grads();
@@ -220,13 +263,21 @@ class Trainer {
       comm_.sum(a, EvalSums::kFields);
       s = EvalSums::from_array(a);
     }
-    return EvalResult::from(s);
+    const EvalResult r = EvalResult::from(s);
+    if (r.count == 0)
+      throw std::invalid_argument("the '" + split + "' split scored no " + task_.item_name() +
+                                  ": it is empty (see train.valid_size, train.eval_chars or train.eval_lines and the data)");
+    return r;
   }
 
-  // Validation, the best checkpoint, a row of metrics.jsonl, early stopping.
+  // Validation, the best checkpoint, a row of metrics.jsonl, early stopping. A validation that is
+  // not finite stops the run before anything is written from it.
   void evaluate_and_record() {
     const double span = seconds_now() - window_t0_;
     const EvalResult v = evaluate("valid", true);
+    if (!std::isfinite(v.loss) || !std::isfinite(v.metric))
+      nan_stop("the validation loss is " + std::to_string(v.loss) + " (" + metric_.name + " " + std::to_string(v.metric) + ") at step " +
+               std::to_string(step_));
     if (metric_.better(v.metric, best_)) {
       best_ = v.metric;
       best_step_ = step_;
@@ -263,27 +314,77 @@ class Trainer {
     last_print_ = seconds_now();
   }
 
-  // A checkpoint of everything a resume needs (root only).
+  // A checkpoint of everything a resume needs (root only), written only from finite state: a
+  // parameter or optimizer moment that is NaN or infinite stops the run and the file keeps its
+  // last good contents (the new one goes to a temporary file renamed over it when complete).
   void save(const std::string& path) {
     if (!comm_.root()) return;
+    const NamedTensors state = state_tensors();
+    if (const NonFinite bad = first_nonfinite(state); !bad.name.empty())
+      nan_stop("tensor '" + bad.name + "' holds " + std::to_string(bad.value) + " (element " + std::to_string(bad.index) + ") after step " +
+               std::to_string(step_));
+    // window_*: the training loss summed since the last evaluation, so the next metrics row of a
+    // resumed run averages the same steps as an uninterrupted one.
     Json meta = {{"step", step_}, {"rng", rng_to_json(rng_)}, {"best_metric", std::isfinite(best_) ? Json(best_) : Json()},
-                 {"best_step", best_step_}, {"bad_evals", bad_evals_}, {"train_seconds", train_seconds_}, {"name", cfg_["name"]}};
-    save_checkpoint(path, state_tensors(), meta);
+                 {"best_step", best_step_}, {"bad_evals", bad_evals_}, {"train_seconds", train_seconds_}, {"name", cfg_["name"]},
+                 {"window_loss", window_loss_}, {"window_steps", window_steps_}};
+    save_checkpoint(path, state, meta);
+    if (path == ckpt_path()) last_saved_step_ = step_;
+  }
+
+  // The NaN stop: names what went wrong and the checkpoint a resume would start from, which was
+  // written from finite state.
+  [[noreturn]] void nan_stop(const std::string& what) {
+    const std::string good = last_saved_step_ >= 0 ? ckpt_path() + " (step " + std::to_string(last_saved_step_) + ", written from finite parameters)"
+                                                   : std::string("not written yet");
+    throw std::runtime_error(what + ". Hint: lower train.lr (now " + tr_["lr"].dump() + "), set train.clip (now " +
+                             tr_["clip"].dump() + "), or check the data; the last good checkpoint is " + good);
+  }
+
+  // A periodic evaluation, or the one after a first signal; a second signal drops it (the
+  // checkpoint is still saved).
+  void evaluate_unless_stopped() {
+    try {
+      evaluate_and_record();
+    } catch (const Stopped&) {
+      if (!opt_.quiet && comm_.root()) std::fprintf(stderr, "a second signal: the evaluation at step %lld dropped\n", (long long)step_);
+    }
+  }
+
+  // Marks the run interrupted by `signal` and tells how to go on.
+  void stop_for(int signal, const std::string& when) {
+    sum_.interrupted = true;
+    sum_.signal = signal;
+    if (comm_.root())
+      std::fprintf(stderr, "interrupted by %s %s; continue with: hypertrain train --resume %s\n", Stopped::signal_name(signal).c_str(),
+                   when.c_str(), dir_.c_str());
   }
 
   // Learning curves, then the final numbers of the best checkpoint and results.json.
   void finish() {
     if (comm_.root()) plot_curves();
     if (!opt_.final_eval || sum_.interrupted || !file_exists(best_path())) return;
+    set_stop_threshold(1);  // nothing is left to save: a signal ends the final evaluation at once
+    try {
+      final_evaluation();
+    } catch (const Stopped& s) {
+      stop_for(s.signal, "during the final evaluation (training is complete, step " + std::to_string(step_) + ")");
+    }
+  }
+
+  // The final numbers of best.bin on the task's final splits, results.json, the task's pictures.
+  void final_evaluation() {
     restore_params(ps_, load_checkpoint(best_path()));
     auto counted = task_.counted_parameters(ps_);
-    sum_.results = {{"name", cfg_["name"]}, {"data", cfg_.value("data", "")}, {"model", task_.describe()},
+    sum_.results = {{"name", cfg_["name"]}, {"data", cfg_.value("data", "")}, {"data_source", task_.data_source()}, {"model", task_.describe()},
                     {"parameters", ps_.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
                     {"best_step", best_step_}, {"steps", step_}, {"stopped_early", sum_.stopped_early}, {"train_seconds", train_seconds_},
                     {"machine", machine_info(tr_["threads"].get<int>())}, {"paper", cfg_["paper"]}};
     std::string line;
     for (const std::string& split : task_.final_splits()) {
       const EvalResult r = evaluate(split, false);
+      if (!std::isfinite(r.loss) || !std::isfinite(r.metric))
+        throw std::runtime_error("the final evaluation of " + best_path() + " on '" + split + "' is not finite (loss " + std::to_string(r.loss) + ")");
       sum_.results[split + "_" + metric_.name] = r.metric;
       sum_.results[split + "_loss"] = r.loss;
       line += ", " + split + " " + metric_.name + " " + fixed4(r.metric);
@@ -302,10 +403,15 @@ class Trainer {
     left[0].label = "train loss";
     right[0].label = "valid " + metric_.name;
     for (auto& row : read_jsonl(metrics_path())) {
-      left[0].x.push_back(row["step"].get<double>());
-      left[0].y.push_back(row["train_loss"].get<double>());
-      right[0].x.push_back(row["step"].get<double>());
-      right[0].y.push_back(row[metric_key()].get<double>());
+      if (!row["step"].is_number()) continue;
+      if (row["train_loss"].is_number()) {
+        left[0].x.push_back(row["step"].get<double>());
+        left[0].y.push_back(row["train_loss"].get<double>());
+      }
+      if (row[metric_key()].is_number()) {  // null in rows of older runs that evaluated to NaN
+        right[0].x.push_back(row["step"].get<double>());
+        right[0].y.push_back(row[metric_key()].get<double>());
+      }
     }
     plot_learning_curves(dir_ + "/curves.png", cfg_["name"].get<std::string>(), left, "training loss (nats)", right,
                          "validation " + metric_.name);
@@ -330,7 +436,9 @@ class Trainer {
   Rng rng_;
   Tape tape_;
 
+  std::shared_ptr<const RunLock> lock_;  // held for the run's life (root)
   i64 step_ = 0, best_step_ = -1, bad_evals_ = 0;
+  i64 last_saved_step_ = -1;  // the step of checkpoint.bin (-1: none yet)
   double best_, train_seconds_ = 0;
   double window_loss_ = 0, window_t0_ = 0, last_print_ = 0;
   i64 window_steps_ = 0, window_start_ = 0;

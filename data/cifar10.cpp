@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "data/io.h"
 
@@ -73,6 +74,7 @@ CifarSplits load_cifar10(const std::string& data_flag, i64 n_valid) {
   }
   const std::string test_path = find_batch("test_batch.bin", data_flag);
   CifarSplits out;
+  out.source = std::filesystem::path(test_path).parent_path().string();
   ImageSet all = concat(train_parts);
   if (n_valid < 0 || n_valid >= all.size())
     throw std::invalid_argument("train.valid_size = " + std::to_string(n_valid) + " must be in [0, " + std::to_string(all.size()) + ")");

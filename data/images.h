@@ -20,6 +20,7 @@ struct ImageSet {
 
 struct ImageSplits {
   ImageSet train, valid, test;
+  std::string source;  // the directory the files were read from
 };
 
 // Training-time augmentation: zero-pad by `pad` on every side and take a random crop of the

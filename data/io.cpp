@@ -115,56 +115,74 @@ std::string read_file_maybe_gz(const std::string& path) {
   return raw;
 }
 
+namespace {
+
+std::string where_to_get(const std::string& dataset_dir, const std::string& first_name, const DataFile& help) {
+  std::string msg = "Get " + (help.name.empty() ? first_name : help.name) + " from " + help.url + "\n";
+  msg += "  sha256: " + (help.sha256.empty() ? std::string("not known") : help.sha256) + "\n";
+  if (!help.note.empty()) msg += "  " + help.note + "\n";
+  msg += "and put it in DIR/" + dataset_dir + "/ with DIR given by --data DIR or $HYPERTRAIN_DATA, or in ~/.cache/hypertrain/" +
+         dataset_dir + "/.";
+  return msg;
+}
+
+bool is_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
+}  // namespace
+
+std::string find_data_dir(const std::string& dataset_dir, const std::string& data_flag, const DataFile& help,
+                          const std::vector<std::string>& extra_dirs) {
+  if (!data_flag.empty()) {
+    if (!is_dir(data_flag))
+      throw DataError(dataset_dir + ": --data " + data_flag + " is not a directory" +
+                      (fs::exists(data_flag) ? " (it is a file)" : " (it does not exist)") +
+                      "; no other place is searched when --data is given.\n" + where_to_get(dataset_dir, help.name, help));
+    const fs::path sub = fs::path(data_flag) / dataset_dir;
+    return is_dir(sub) ? sub.string() : data_flag;
+  }
+  std::vector<std::string> tried, notes;
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("HYPERTRAIN_DATA"); env && *env) candidates.push_back(fs::path(env) / dataset_dir);
+  else notes.push_back("$HYPERTRAIN_DATA is not set");
+  if (const char* home = std::getenv("HOME"); home && *home) candidates.push_back(fs::path(home) / ".cache" / "hypertrain" / dataset_dir);
+  else notes.push_back("$HOME is not set, so ~/.cache/hypertrain was not searched");
+  for (const auto& d : extra_dirs) candidates.push_back(d);
+  for (const auto& c : candidates) {
+    if (is_dir(c)) return c.string();
+    tried.push_back(c.string() + "/" + (fs::exists(c) ? "  (exists but is not a directory)" : ""));
+  }
+  std::string msg = dataset_dir + ": no data directory found. Tried:\n";
+  for (const auto& t : tried) msg += "  " + t + "\n";
+  for (const auto& n : notes) msg += "  (" + n + ")\n";
+  throw DataError(msg + where_to_get(dataset_dir, help.name, help));
+}
+
 std::string find_data_file(const std::string& dataset_dir, const std::vector<std::string>& names,
                            const std::string& data_flag, const DataFile& help,
                            const std::vector<std::string>& extra_dirs) {
+  const std::string dir = find_data_dir(dataset_dir, data_flag, help, extra_dirs);
   std::vector<std::string> tried;
-  std::vector<std::string> notes;
-
-  auto try_dir = [&](const fs::path& dir) -> std::string {
-    for (const auto& name : names) {
-      fs::path p = dir / name;
-      std::error_code ec;
-      fs::file_status st = fs::status(p, ec);
-      if (fs::is_regular_file(st)) return p.string();
-      std::string line = p.string();
-      if (fs::exists(st)) line += "  (exists but is not a regular file)";
-      tried.push_back(line);
-    }
-    return {};
-  };
-
-  std::string found;
-  if (!data_flag.empty()) {
+  if (!data_flag.empty() && dir == data_flag)  // a flat --data directory: its dataset subdirectory was looked for first
+    for (const auto& name : names)
+      tried.push_back((fs::path(data_flag) / dataset_dir / name).string() + "  (no directory " +
+                      (fs::path(data_flag) / dataset_dir).string() + ")");
+  for (const auto& name : names) {
+    const fs::path p = fs::path(dir) / name;
     std::error_code ec;
-    if (!fs::is_directory(data_flag, ec)) notes.push_back("--data " + data_flag + " is not a directory");
-    if (found.empty()) found = try_dir(fs::path(data_flag) / dataset_dir);
-    if (found.empty()) found = try_dir(fs::path(data_flag));
+    const fs::file_status st = fs::status(p, ec);
+    if (fs::is_regular_file(st)) return p.string();
+    tried.push_back(p.string() + (fs::exists(st) ? "  (exists but is not a regular file)" : ""));
   }
-  const char* env = std::getenv("HYPERTRAIN_DATA");
-  if (found.empty()) {
-    if (env && *env) found = try_dir(fs::path(env) / dataset_dir);
-    else notes.push_back("$HYPERTRAIN_DATA is not set");
-  }
-  const char* home = std::getenv("HOME");
-  if (found.empty()) {
-    if (home && *home) found = try_dir(fs::path(home) / ".cache" / "hypertrain" / dataset_dir);
-    else notes.push_back("$HOME is not set, so ~/.cache/hypertrain was not searched");
-  }
-  for (const auto& d : extra_dirs)
-    if (found.empty()) found = try_dir(fs::path(d));
-  if (!found.empty()) return found;
-
   std::string wanted;
   for (std::size_t i = 0; i < names.size(); ++i) wanted += (i ? i + 1 == names.size() ? " or " : ", " : "") + names[i];
-  std::string msg = dataset_dir + ": cannot find " + wanted + ". Tried:\n";
+  std::string msg = dataset_dir + ": cannot find " + wanted + " in " + dir + " (" +
+                    (data_flag.empty() ? "the first data directory found" : "from --data " + data_flag) +
+                    "; every file of a data set is read from one directory). Tried:\n";
   for (const auto& t : tried) msg += "  " + t + "\n";
-  for (const auto& n : notes) msg += "  (" + n + ")\n";
-  msg += "Get " + (help.name.empty() ? names.front() : help.name) + " from " + help.url + "\n";
-  msg += "  sha256: " + (help.sha256.empty() ? std::string("not known") : help.sha256) + "\n";
-  if (!help.note.empty()) msg += "  " + help.note + "\n";
-  msg += "and put it in DIR/" + dataset_dir + "/ with DIR given by --data DIR or $HYPERTRAIN_DATA, or in ~/.cache/hypertrain/" + dataset_dir + "/.";
-  throw DataError(msg);
+  throw DataError(msg + where_to_get(dataset_dir, names.front(), help));
 }
 
 }  // namespace ht

@@ -1,5 +1,6 @@
 // File helpers shared by every loader: whole-file reads (plain or gzip, told apart by the 1f 8b
-// magic) and the data lookup order of DESIGN.md: --data DIR, $HYPERTRAIN_DATA, ~/.cache/hypertrain.
+// magic) and the data lookup of DESIGN.md: --data DIR alone when given, else $HYPERTRAIN_DATA,
+// then ~/.cache/hypertrain; one directory per data set.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -27,13 +28,20 @@ struct DataFile {
   std::string note;    // anything else that helps: decompressed md5, a package that ships it
 };
 
-// Returns the first regular file among, for each root in order,
-//   data_flag/dataset_dir/NAME, data_flag/NAME     (when data_flag is non-empty)
-//   $HYPERTRAIN_DATA/dataset_dir/NAME              (when set and non-empty)
-//   $HOME/.cache/hypertrain/dataset_dir/NAME       (when HOME is set)
-//   extra_dir/NAME                                 (for each of extra_dirs, e.g. a distro's copy)
-// with NAME taken from `names` in order (".gz" first, then plain, by convention). Otherwise
-// throws DataError listing every path tried and where to get the file (url, sha256, note).
+// The one directory a data set's files are read from, so files of two copies never pair up:
+//   data_flag non-empty: data_flag/dataset_dir when that is a directory, else data_flag itself
+//     (a flat directory). data_flag must be a directory; nothing else is searched.
+//   data_flag empty: the first directory that exists among
+//     $HYPERTRAIN_DATA/dataset_dir (when set and non-empty), $HOME/.cache/hypertrain/dataset_dir
+//     (when HOME is set), then each of extra_dirs (e.g. a distro's copy).
+// Throws DataError naming data_flag when it is not a directory, or listing every directory tried
+// and where to get the data (help).
+std::string find_data_dir(const std::string& dataset_dir, const std::string& data_flag, const DataFile& help,
+                          const std::vector<std::string>& extra_dirs = {});
+
+// The first regular file among `names` (".gz" first, then plain, by convention) in
+// find_data_dir(dataset_dir, data_flag, help, extra_dirs). Otherwise throws DataError naming the
+// directory, every path tried and where to get the file (url, sha256, note).
 std::string find_data_file(const std::string& dataset_dir, const std::vector<std::string>& names,
                            const std::string& data_flag, const DataFile& help,
                            const std::vector<std::string>& extra_dirs = {});

@@ -1,6 +1,7 @@
 #include "data/mnist.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
@@ -104,6 +105,7 @@ ImageSplits load_mnist(const std::string& which, const std::string& data_flag, i
   out.train = train_all.slice(0, n - n_valid);
   out.valid = train_all.slice(n - n_valid, n);
   out.test = load_idx_images(path[2], path[3]);
+  out.source = std::filesystem::path(path[0]).parent_path().string();
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "data/io.h"
@@ -97,6 +98,10 @@ StrokeData parse_iam_ondb(const std::string& lines_tsv, const std::string& point
   d.points.resize(std::size_t(3 * n));
   const unsigned char* b = reinterpret_cast<const unsigned char*>(points.data());
   for (i64 i = 0; i < 3 * n; ++i) d.points[std::size_t(i)] = float(std::int16_t(std::uint16_t(b[2 * i] | (b[2 * i + 1] << 8))));
+  for (i64 i = 0; i < n; ++i)  // the pen bit: 1 where the pen lifts after the point, else 0
+    if (const float pen = d.points[std::size_t(3 * i + 2)]; pen != 0 && pen != 1)
+      throw DataError(points_path + ": point " + std::to_string(i) + " has pen bit " + std::to_string(int(pen)) +
+                      "; the third int16 of a point (eos) must be 0 or 1");
   auto zero_first = [&](const std::vector<StrokeLine>& ls) {
     for (const auto& l : ls) d.points[std::size_t(3 * l.first)] = d.points[std::size_t(3 * l.first + 1)] = 0;
   };
@@ -127,7 +132,9 @@ StrokeData load_iam_ondb(const std::string& data_flag, i64 min_points) {
               "lines.tsv.gz: line_id, split, first_point, num_points, text); see ../shared/data/README.md §3";
   std::string lp = find_data_file("iam_ondb", {"lines.tsv.gz", "lines.tsv"}, data_flag, help);
   std::string pp = find_data_file("iam_ondb", {"points.i16le.gz", "points.i16le"}, data_flag, help);
-  return parse_iam_ondb(read_file_maybe_gz(lp), read_file_maybe_gz(pp), lp, pp, min_points);
+  StrokeData d = parse_iam_ondb(read_file_maybe_gz(lp), read_file_maybe_gz(pp), lp, pp, min_points);
+  d.source = std::filesystem::path(lp).parent_path().string();
+  return d;
 }
 
 }  // namespace ht

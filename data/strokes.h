@@ -23,6 +23,7 @@ struct StrokeData {
   std::vector<StrokeLine> train, valid;
   double scale = 1;  // standard deviation of the raw training offsets (dx and dy pooled)
   i64 dropped_short = 0;  // lines left out for having fewer than min_points points
+  std::string source;     // the directory the files were read from
   const std::vector<StrokeLine>& split(const std::string& which) const;  // "train", "valid"
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 
@@ -101,6 +102,7 @@ CharCorpus load_ptb_chars(const std::string& data_flag) {
   c.symbols = sorted;
   c.valid = parse_ptb_chars(read_file_maybe_gz(va), va, c.symbols, false);
   c.test = parse_ptb_chars(read_file_maybe_gz(te), te, c.symbols, false);
+  c.source = std::filesystem::path(tr).parent_path().string();
   return c;
 }
 
@@ -139,6 +141,7 @@ CharCorpus load_enwik8(const std::string& data_flag, const std::vector<i64>& spl
   c.train = cut(0, splits[0]);
   c.valid = cut(splits[0], splits[1]);
   c.test = cut(splits[0] + splits[1], splits[2]);
+  c.source = std::filesystem::path(path).parent_path().string();
   return c;
 }
 

@@ -11,6 +11,7 @@ namespace ht {
 
 struct CharCorpus {
   std::string name;                  // "ptb", "enwik8"
+  std::string source;                // the directory the files were read from
   std::vector<std::string> symbols;  // id -> printable symbol ("\n" for end of line)
   std::vector<std::int32_t> train, valid, test;
   i64 vocab() const { return i64(symbols.size()); }

@@ -7,6 +7,10 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -143,6 +147,8 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors, const
     std::remove(tmp.c_str());
     throw fail("close of '" + tmp + "' failed: " + errno_text(e));
   }
+  if (const char* slow = std::getenv("HYPERTRAIN_TEST_SLOW_CHECKPOINT_MS"); slow && *slow)
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(slow)));
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     std::remove(tmp.c_str());
@@ -155,6 +161,24 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors, const
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+NonFinite first_nonfinite(const NamedTensors& tensors) {
+  for (auto& [name, t] : tensors) {
+    if (t.dtype() == DType::I32) continue;
+    const i64 n = t.numel();
+    NonFinite bad;
+    dispatch_float(t.dtype(), [&](auto tag) {
+      const auto* p = t.data<decltype(tag)>();
+      for (i64 i = 0; i < n; ++i)
+        if (!std::isfinite(p[i])) {
+          bad = {name, i, double(p[i])};
+          return;
+        }
+    });
+    if (bad.index >= 0) return bad;
+  }
+  return {};
 }
 
 // ---- load ---------------------------------------------------------------------------------
@@ -367,6 +391,13 @@ void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& pre
     }
   }
   for (auto& [dst, src] : copies) dst.copy_from(*src);
+}
+
+void refuse_nonfinite(const ParamStore& ps, const std::string& path) {
+  const NonFinite bad = first_nonfinite(param_tensors(ps));
+  if (!bad.name.empty())
+    throw std::runtime_error("checkpoint '" + path + "': tensor '" + bad.name + "' holds " + std::to_string(bad.value) + " at element " +
+                             std::to_string(bad.index) + "; these weights are not finite (a run that diverged?)");
 }
 
 void restore_tensors(const NamedTensors& dst, const Checkpoint& ck) {

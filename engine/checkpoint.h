@@ -25,7 +25,19 @@ namespace ht {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// The environment variable HYPERTRAIN_TEST_SLOW_CHECKPOINT_MS=N makes a save sleep N ms between
+// the finished temporary file and the rename, so a test can kill the process mid-write
+// (tests/test_faults_kill.cpp). Nothing else reads it.
 void save_checkpoint(const std::string& path, const NamedTensors& tensors, const nlohmann::json& meta);
+
+// The name and flat index of the first NaN or infinite element among the floating-point tensors,
+// or an empty name when every element is finite.
+struct NonFinite {
+  std::string name;
+  i64 index = -1;
+  double value = 0;
+};
+NonFinite first_nonfinite(const NamedTensors& tensors);
 
 struct Checkpoint {
   std::string path;      // where it was loaded from (for messages)
@@ -47,6 +59,10 @@ NamedTensors param_tensors(const ParamStore& ps, const std::string& prefix = "pa
 // buffer (and both shapes). A checkpoint without buffers loads into a model without buffers.
 void restore_params(ParamStore& ps, const Checkpoint& ck, const std::string& prefix = "param.",
                     const std::string& buffer_prefix = "buffer.");
+
+// Throws std::runtime_error naming the checkpoint `path` and the first parameter or buffer of ps
+// holding NaN or infinity: weights nothing should be evaluated or sampled with.
+void refuse_nonfinite(const ParamStore& ps, const std::string& path);
 
 // Copies every named destination (e.g. Optimizer::state()) from the tensor of the same name.
 // Missing names and shape or dtype mismatches throw std::runtime_error before anything is copied.

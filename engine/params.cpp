@@ -13,9 +13,17 @@ void ParamStore::append(std::vector<Entry>& list, i64& total, const char* kind, 
     throw std::invalid_argument(std::string(kind) + " '" + name + "' already defined" + (is_buffer ? " as a parameter" : ""));
   if (find_buffer(name) >= 0)
     throw std::invalid_argument(std::string(kind) + " '" + name + "' already defined" + (is_buffer ? "" : " as a buffer"));
+  const i64 per_line = 64 / i64(dtype_size(dtype_));
+  i64 n = 0, padded = 0, next = 0;
+  try {
+    n = shape.numel();
+  } catch (const std::overflow_error& e) {
+    throw std::overflow_error(std::string(kind) + " '" + name + "': " + e.what());
+  }
+  if (__builtin_add_overflow(n, per_line - 1, &padded) || __builtin_add_overflow(total, padded / per_line * per_line, &next))
+    throw std::overflow_error(std::string(kind) + " '" + name + "' of shape " + shape.str() + ": the store's element count overflows");
   list.push_back({name, shape, init, total});
-  i64 per_line = 64 / i64(dtype_size(dtype_));
-  total += (shape.numel() + per_line - 1) / per_line * per_line;
+  total = next;
 }
 
 int ParamStore::add(const std::string& name, const Shape& shape, const Init& init) {

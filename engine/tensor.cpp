@@ -1,6 +1,8 @@
 #include "engine/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 #include <sstream>
 
 namespace ht {
@@ -26,7 +28,8 @@ Shape::Shape(std::initializer_list<i64> dims) {
 
 i64 Shape::numel() const {
   i64 n = 1;
-  for (int i = 0; i < nd; ++i) n *= d[i];
+  for (int i = 0; i < nd; ++i)
+    if (__builtin_mul_overflow(n, d[i], &n)) throw std::overflow_error("shape " + str() + " has more elements than a 64-bit count holds");
   return n;
 }
 
@@ -54,6 +57,8 @@ void* aligned_alloc64(std::size_t bytes) {
 void aligned_free64(void* p) { std::free(p); }
 
 Tensor Tensor::empty(const Shape& s, DType dt) {
+  if (s.numel() > i64(PTRDIFF_MAX / 8))
+    throw std::overflow_error("shape " + s.str() + " (" + std::to_string(s.numel()) + " elements) is too large to allocate");
   Tensor t;
   t.shape_ = s;
   t.dtype_ = dt;

@@ -31,7 +31,7 @@ struct Shape {
 
   Shape() = default;
   Shape(std::initializer_list<i64> dims);
-  i64 numel() const;
+  i64 numel() const;  // throws std::overflow_error naming the shape when the product overflows
   i64 operator[](int i) const { return d[i]; }
   i64& operator[](int i) { return d[i]; }
   i64 back() const { return nd ? d[nd - 1] : 1; }

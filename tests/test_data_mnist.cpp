@@ -151,7 +151,7 @@ TEST_CASE("read_file_maybe_gz: missing file, directory, truncated and corrupt gz
                        has((d / "flipped.gz") + ": corrupt or truncated gzip stream"), DataError);
 }
 
-TEST_CASE("find_data_file: lookup order, .gz first, a flat --data dir, and a message listing every path") {
+TEST_CASE("find_data_file: lookup order, .gz first, a flat --data dir, one directory per data set, and messages naming it") {
   TempDir d;
   EnvGuard env("HYPERTRAIN_DATA", d / "env");
   EnvGuard home("HOME", d / "home");
@@ -171,22 +171,47 @@ TEST_CASE("find_data_file: lookup order, .gz first, a flat --data dir, and a mes
   write_plain(d / "extra/other", "x");
   CHECK(find_data_file("ds2", {"other.gz", "other"}, "", help, {d / "extra"}) == d / "extra/other");
 
-  fs::create_directories(d / "env/ds3/thing.gz");  // a directory named like the file is skipped
+  // A --data that does not exist is an error naming it; nothing else is searched (issue 12: it
+  // used to fall back to $HYPERTRAIN_DATA and ~/.cache, file by file).
+  write_plain(d / "home/.cache/hypertrain/ds5/thing", "h");
   try {
-    find_data_file("ds3", names, d / "missing", help, {d / "extra"});
+    find_data_file("ds5", names, d / "missing", help, {d / "extra"});
     FAIL("expected DataError");
   } catch (const DataError& e) {
     const std::string m = e.what();
     INFO(m);
-    for (const std::string& p : {d / "missing/ds3/thing.gz", d / "missing/ds3/thing", d / "missing/thing.gz", d / "missing/thing",
-                                d / "env/ds3/thing", d / "home/.cache/hypertrain/ds3/thing.gz",
-                                d / "home/.cache/hypertrain/ds3/thing", d / "extra/thing.gz", d / "extra/thing"})
-      CHECK(m.find("  " + p + "\n") != std::string::npos);
-    CHECK(m.find((d / "env/ds3/thing.gz") + "  (exists but is not a regular file)") != std::string::npos);
-    CHECK(m.find("--data " + (d / "missing") + " is not a directory") != std::string::npos);
+    CHECK(m.find("--data " + (d / "missing") + " is not a directory (it does not exist)") != std::string::npos);
+    CHECK(m.find(d / "home") == std::string::npos);
+    CHECK(m.find(d / "env") == std::string::npos);
     CHECK(m.find("https://example.org/thing.gz") != std::string::npos);
     CHECK(m.find("sha256: abc123") != std::string::npos);
     CHECK(m.find("def456") != std::string::npos);
+  }
+  // Without --data the first data-set directory that exists is the only one read: $HYPERTRAIN_DATA's
+  // ds5, though it lacks the file and ~/.cache has it.
+  fs::create_directories(d / "env/ds5/thing.gz");  // a directory named like the file is skipped
+  try {
+    find_data_file("ds5", names, "", help, {d / "extra"});
+    FAIL("expected DataError");
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(m.find("cannot find thing.gz or thing in " + (d / "env/ds5")) != std::string::npos);
+    CHECK(m.find("  " + (d / "env/ds5/thing.gz") + "  (exists but is not a regular file)\n") != std::string::npos);
+    CHECK(m.find("  " + (d / "env/ds5/thing") + "\n") != std::string::npos);
+    CHECK(m.find(d / "home") == std::string::npos);
+    CHECK(m.find("https://example.org/thing.gz") != std::string::npos);
+  }
+  // No data-set directory anywhere: every directory tried is listed.
+  try {
+    find_data_file("ds4", names, "", help, {d / "extra4"});
+    FAIL("expected DataError");
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    for (const std::string& p : {d / "env/ds4", d / "home/.cache/hypertrain/ds4", d / "extra4"})
+      CHECK(m.find("  " + p + "/\n") != std::string::npos);
+    CHECK(m.find("sha256: abc123") != std::string::npos);
   }
   EnvGuard unset("HYPERTRAIN_DATA", std::nullopt);
   CHECK_THROWS_WITH_AS(find_data_file("ds3", names, "", help), has("$HYPERTRAIN_DATA is not set"), DataError);
@@ -271,9 +296,10 @@ TEST_CASE("load_mnist: a missing file lists the paths tried and where to get it"
     const std::string m = e.what();
     INFO(m);
     for (const std::string& p : {d / "empty/mnist/train-images-idx3-ubyte.gz", d / "empty/mnist/train-images-idx3-ubyte",
-                                d / "empty/train-images-idx3-ubyte.gz", d / "env/mnist/train-images-idx3-ubyte.gz",
-                                d / "env/mnist/train-images-idx3-ubyte", d / "home/.cache/hypertrain/mnist/train-images-idx3-ubyte.gz"})
+                                d / "empty/train-images-idx3-ubyte.gz", d / "empty/train-images-idx3-ubyte"})
       CHECK(m.find(p) != std::string::npos);
+    CHECK(m.find(d / "env") == std::string::npos);  // --data given: nothing else is searched
+    CHECK(m.find(d / "home") == std::string::npos);
     CHECK(m.find("http://yann.lecun.com/exdb/mnist/") != std::string::npos);
     CHECK(m.find("6bbc9ace898e44ae57da46a324031adb") != std::string::npos);
     CHECK(m.find("0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971") != std::string::npos);
