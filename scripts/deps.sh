@@ -3,6 +3,7 @@
 # As root: apt-get installs them. Otherwise: prints the exact command and exits 1.
 set -euo pipefail
 PACKAGES=(g++ cmake make libopenblas-dev libtbb-dev nlohmann-json3-dev libcxxopts-dev doctest-dev zlib1g-dev libpng-dev
+          libopenmpi-dev openmpi-bin
           dataset-fashion-mnist)
 missing=()
 for p in "${PACKAGES[@]}"; do
