@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
@@ -111,6 +113,12 @@ class Trainer {
   // The loop: step, evaluate every eval_every steps, save every checkpoint_every. A signal
   // (stop_signals.h) ends it after the step under way: an evaluation (unless a second signal came),
   // a checkpoint, the resume hint.
+  //
+  // Across processes, every decision that leads to a collective call must come out the same on
+  // every rank. A signal may reach one rank only, or the ranks at different steps, so at each
+  // step's end the ranks agree on the largest signal count any of them has seen (a one-int
+  // allreduce, twice: before and after the evaluation); they then stop at the same step and
+  // rank 0 writes one checkpoint of the whole job.
   TrainSummary run() {
     StopSignals signals;
     set_stop_threshold(2);
@@ -118,13 +126,16 @@ class Trainer {
     announce();
     while (step_ < total_steps_) {
       step();
-      const bool last = step_ == total_steps_, signalled = signals.count() > 0;
-      if ((signalled || step_ % eval_every_ == 0 || last) && signals.count() < 2) evaluate_unless_stopped();
+      const bool last = step_ == total_steps_;
+      int stops = agreed_signals(signals);
+      const bool signalled = stops > 0;
+      if ((signalled || step_ % eval_every_ == 0 || last) && stops < 2) evaluate_unless_stopped();
       else if (!signalled) show_progress();
       // A signal that came during the evaluation stops the run here too.
-      if (step_ % ckpt_every_ == 0 || last || sum_.stopped_early || signals.count() > 0) save(ckpt_path());
-      if (signals.count() > 0) {
-        stop_for(signals.first(), "at step " + std::to_string(step_) + "; checkpoint saved");
+      stops = agreed_signals(signals);
+      if (step_ % ckpt_every_ == 0 || last || sum_.stopped_early || stops > 0) save(ckpt_path());
+      if (stops > 0) {
+        stop_for(agreed_first_signal_, "at step " + std::to_string(step_) + "; checkpoint saved");
         break;
       }
       if (sum_.stopped_early) break;
@@ -141,6 +152,15 @@ class Trainer {
     check_trainer_config(ConfigCheck(cfg, "the run's config"));
     return cfg;
   }
+  // The signal count of this process alone, or across processes the largest any rank has seen
+  // (and the first signal's number, the largest among the ranks').
+  int agreed_signals(const StopSignals& signals) {
+    int v[2] = {signals.count(), signals.first()};
+    if (comm_.world() > 1) comm_.max(v, 2);
+    agreed_first_signal_ = v[1];
+    return v[0];
+  }
+
   std::string ckpt_path() const { return dir_ + "/checkpoint.bin"; }
   std::string best_path() const { return dir_ + "/best.bin"; }
   std::string metrics_path() const { return dir_ + "/metrics.jsonl"; }
@@ -165,7 +185,7 @@ class Trainer {
     ps_.finalize(init_rng);
     optimizer_ = make_optimizer(tr_, ps_);
     schedule_ = make_schedule(tr_["lr"]);
-    rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training
+    rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training (see step())
     sampler_ = task_.make_sampler(Shard{comm_.rank(), comm_.world()}, seed_);
     if (opt_.resume) resume();
     if (comm_.root()) {  // once the checkpoint agrees with the config: a resume records its new --steps, --threads, --data
@@ -175,25 +195,82 @@ class Trainer {
     sum_.first_step = step_;
   }
 
-  NamedTensors state_tensors() {
-    NamedTensors all = param_tensors(ps_);
-    for (auto& t : prefixed(optimizer_->state(), "optim.")) all.push_back(t);
-    for (auto& t : prefixed(task_.carried_state(), "task.")) all.push_back(t);
-    return all;
+  // HYPERTRAIN_TEST_FAULT=RANK:STEP:throw|kill makes rank RANK fail as step STEP starts: throw an
+  // exception, or end itself with SIGKILL. Read only so tests/test_mpi.cpp can make one rank of a
+  // job fail; nothing else sets it.
+  void test_fault() {
+    static const char* spec = std::getenv("HYPERTRAIN_TEST_FAULT");
+    if (!spec) return;
+    int rank = -1;
+    long long step = -1;
+    char kind[8] = {};
+    if (std::sscanf(spec, "%d:%lld:%7s", &rank, &step, kind) != 3 || rank != comm_.rank() || step != step_) return;
+    if (std::string(kind) == "kill") std::raise(SIGKILL);
+    throw std::runtime_error("HYPERTRAIN_TEST_FAULT: a test fault at step " + std::to_string(step_));
+  }
+
+  // The task's carried state for the global batch: tensors whose dim 0 is every rank's streams in
+  // rank order (the shards are contiguous and equal, train.batch dividing by the world), each
+  // named "task." + the task's name. One process: the task's own tensors.
+  NamedTensors global_carried_state() {
+    NamedTensors out = prefixed(task_.carried_state(), "task.");
+    if (comm_.world() == 1) return out;
+    for (auto& [name, t] : out) {
+      Shape s = t.shape();
+      if (s.nd == 0) throw std::logic_error("carried state '" + name + "' has no stream dimension");
+      s[0] *= comm_.world();
+      t = Tensor::empty(s, t.dtype());
+    }
+    return out;
+  }
+
+  // Rank 0's global carried state from every rank's part (other ranks: an empty list).
+  NamedTensors gather_carried_state() {
+    if (comm_.world() == 1) return prefixed(task_.carried_state(), "task.");
+    NamedTensors mine = task_.carried_state(), global;
+    if (comm_.root()) global = global_carried_state();
+    for (std::size_t i = 0; i < mine.size(); ++i)
+      comm_.gather(mine[i].second.raw(), i64(mine[i].second.nbytes()), comm_.root() ? global[i].second.raw() : nullptr);
+    return global;
+  }
+
+  // This rank's rows of the global carried state into the task's tensors.
+  void scatter_carried_state(const NamedTensors& global) {
+    if (comm_.world() == 1) return;  // restored in place
+    NamedTensors mine = task_.carried_state();
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      const std::size_t bytes = mine[i].second.nbytes();
+      std::memcpy(mine[i].second.raw(), static_cast<const char*>(global[i].second.raw()) + bytes * std::size_t(comm_.rank()), bytes);
+    }
   }
 
   // The state of checkpoint.bin; a run stopped before its first checkpoint starts again from step 0.
+  //
+  // Rank 0 alone reads the file; the other ranks get the parameters, the optimizer's state and the
+  // meta from it. The carried state is stored for the global batch (streams in global order, see
+  // save()), so each rank takes its own streams' rows: a checkpoint written by N ranks resumes on M.
   void resume() {
-    if (!file_exists(ckpt_path())) {
+    if (!root_says(comm_, comm_.root() && file_exists(ckpt_path()))) {
       if (comm_.root()) write_text_atomic(metrics_path(), "");
       if (!opt_.quiet && comm_.root())
         std::fprintf(stderr, "%s holds no checkpoint yet: starting from step 0\n", dir_.c_str());
       return;
     }
-    Checkpoint ck = load_checkpoint(ckpt_path());
-    restore_params(ps_, ck);
-    restore_tensors(prefixed(optimizer_->state(), "optim."), ck);
-    restore_tensors(prefixed(task_.carried_state(), "task."), ck);
+    Checkpoint ck;
+    const NamedTensors optim = prefixed(optimizer_->state(), "optim."), carried = global_carried_state();
+    if (comm_.root()) {
+      ck = load_checkpoint(ckpt_path());
+      restore_params(ps_, ck);
+      restore_tensors(optim, ck);
+      restore_tensors(carried, ck);
+    }
+    std::string meta_text = ck.meta.dump();
+    broadcast_string(comm_, meta_text);
+    ck.meta = Json::parse(meta_text);
+    for (auto& [name, t] : param_tensors(ps_)) comm_.broadcast(t.raw(), t.nbytes());
+    for (auto& [name, t] : optim) comm_.broadcast(t.raw(), t.nbytes());
+    for (auto& [name, t] : carried) comm_.broadcast(t.raw(), t.nbytes());
+    scatter_carried_state(carried);
     step_ = ck.meta.at("step").get<i64>();
     last_saved_step_ = step_;
     if (total_steps_ < step_)
@@ -233,6 +310,14 @@ class Trainer {
   // clipping and the update.
   void step() {
     const double t0 = seconds_now();
+    test_fault();
+    // Across processes each rank draws its dropout masks from its own stream, seeded by (seed,
+    // step, rank): the ranks' masks are independent, and a resume on the same number of ranks
+    // draws the same masks. They are not the masks one process would draw for the same global
+    // batch (that one draws in order over the whole batch), so with dropout N ranks and one
+    // process train alike but not bit for bit; without dropout they agree to float rounding.
+    if (comm_.world() > 1)
+      rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1 + std::uint64_t(step_) * 0xD1B54A32D192ED03ull + std::uint64_t(comm_.rank()) * 0x94D049BB133111EBull);
     sampler_->get(step_, batch_);
     tape_.reset();
     ps_.zero_grad();
@@ -255,9 +340,20 @@ class Trainer {
   }
 
   // The split's result over every process: each evaluates its shard, the sums are added.
+  // A signal may stop one rank's evaluation (check_stop) and not another's: the ranks agree, and
+  // all give it up when any did.
   EvalResult evaluate(const std::string& split, bool quick) {
-    EvalSums s = task_.evaluate_sums(ps_, split, quick, Shard{comm_.rank(), comm_.world()});
+    EvalSums s;
+    int stopped[1] = {0};
+    try {
+      s = task_.evaluate_sums(ps_, split, quick, Shard{comm_.rank(), comm_.world()});
+    } catch (const Stopped& e) {
+      if (comm_.world() == 1) throw;
+      stopped[0] = e.signal;
+    }
     if (comm_.world() > 1) {
+      comm_.max(stopped, 1);
+      if (stopped[0]) throw Stopped(stopped[0]);
       double a[EvalSums::kFields];
       s.to_array(a);
       comm_.sum(a, EvalSums::kFields);
@@ -317,9 +413,16 @@ class Trainer {
   // A checkpoint of everything a resume needs (root only), written only from finite state: a
   // parameter or optimizer moment that is NaN or infinite stops the run and the file keeps its
   // last good contents (the new one goes to a temporary file renamed over it when complete).
+  //
+  // Across processes every rank calls it (the steps and evaluations that lead here are the same on
+  // all): each rank's carried state (its streams) is gathered into the global batch's, streams in
+  // global order, so the file does not depend on the number of ranks that wrote it.
   void save(const std::string& path) {
+    const NamedTensors carried = gather_carried_state();
     if (!comm_.root()) return;
-    const NamedTensors state = state_tensors();
+    NamedTensors state = param_tensors(ps_);
+    for (auto& t : prefixed(optimizer_->state(), "optim.")) state.push_back(t);
+    for (auto& t : carried) state.push_back(t);
     if (const NonFinite bad = first_nonfinite(state); !bad.name.empty())
       nan_stop("tensor '" + bad.name + "' holds " + std::to_string(bad.value) + " (element " + std::to_string(bad.index) + ") after step " +
                std::to_string(step_));
@@ -363,7 +466,7 @@ class Trainer {
   // Learning curves, then the final numbers of the best checkpoint and results.json.
   void finish() {
     if (comm_.root()) plot_curves();
-    if (!opt_.final_eval || sum_.interrupted || !file_exists(best_path())) return;
+    if (!opt_.final_eval || sum_.interrupted || !root_says(comm_, comm_.root() && file_exists(best_path()))) return;
     set_stop_threshold(1);  // nothing is left to save: a signal ends the final evaluation at once
     try {
       final_evaluation();
@@ -374,7 +477,8 @@ class Trainer {
 
   // The final numbers of best.bin on the task's final splits, results.json, the task's pictures.
   void final_evaluation() {
-    restore_params(ps_, load_checkpoint(best_path()));
+    if (comm_.root()) restore_params(ps_, load_checkpoint(best_path()));
+    for (auto& [name, t] : param_tensors(ps_)) comm_.broadcast(t.raw(), t.nbytes());
     auto counted = task_.counted_parameters(ps_);
     sum_.results = {{"name", cfg_["name"]}, {"data", cfg_.value("data", "")}, {"data_source", task_.data_source()}, {"model", task_.describe()},
                     {"parameters", ps_.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
@@ -437,6 +541,7 @@ class Trainer {
   Tape tape_;
 
   std::shared_ptr<const RunLock> lock_;  // held for the run's life (root)
+  int agreed_first_signal_ = 0;
   i64 step_ = 0, best_step_ = -1, bad_evals_ = 0;
   i64 last_saved_step_ = -1;  // the step of checkpoint.bin (-1: none yet)
   double best_, train_seconds_ = 0;
