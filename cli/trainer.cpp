@@ -264,9 +264,11 @@ class Trainer {
       restore_tensors(optim, ck);
       restore_tensors(carried, ck);
     }
-    std::string meta_text = ck.meta.dump();
-    broadcast_string(comm_, meta_text);
-    ck.meta = Json::parse(meta_text);
+    if (comm_.world() > 1) {
+      std::string meta_text = ck.meta.dump();
+      broadcast_string(comm_, meta_text);
+      ck.meta = Json::parse(meta_text);
+    }
     for (auto& [name, t] : param_tensors(ps_)) comm_.broadcast(t.raw(), t.nbytes());
     for (auto& [name, t] : optim) comm_.broadcast(t.raw(), t.nbytes());
     for (auto& [name, t] : carried) comm_.broadcast(t.raw(), t.nbytes());
