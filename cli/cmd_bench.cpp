@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstdio>
 #include <cxxopts.hpp>
 #include <fstream>
 #include <iostream>
@@ -6,8 +8,62 @@
 #include "cli/bench_engine.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/machine.h"
+#include "cli/mpi_comm.h"
+#include "engine/tensor.h"
 
 namespace ht {
+
+// The gradient sum as the trainer does it (MpiComm::sum, in buckets), timed on rank 0: the median of
+// `iters` sums of `floats` floats after two untimed ones, the first checked (every element must
+// be the number of ranks). "bus_gbit_per_s" is the ring allreduce's traffic per rank, 2(N-1)/N x
+// bytes, over the median time: the number to compare with a network's line rate.
+static nlohmann::json run_allreduce_bench(Comm& comm, long floats, int iters) {
+  if (floats <= 0 || iters <= 0) throw std::invalid_argument("--floats and --iters must be positive");
+  std::vector<float> buf(std::size_t(floats), 1.0f);
+  comm.sum(buf.data(), floats);
+  for (long i = 0; i < floats; i += 4099)
+    if (buf[std::size_t(i)] != float(comm.world()))
+      throw std::runtime_error("allreduce check: element " + std::to_string(i) + " is " + std::to_string(buf[std::size_t(i)]) + ", expected " +
+                               std::to_string(comm.world()));
+  comm.sum(buf.data(), floats);
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    std::fill(buf.begin(), buf.end(), 0.0f);  // no overflow however many sums
+    double start = 0;  // every rank enters together (a one-double sum is the barrier)
+    comm.sum(&start, 1);
+    const double t0 = seconds_now();
+    comm.sum(buf.data(), floats);
+    ms.push_back((seconds_now() - t0) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2], bytes = 4.0 * double(floats), n = comm.world();
+  return {{"what", "allreduce"}, {"ranks", comm.world()}, {"ranks_on_this_machine", ranks_on_this_machine()}, {"floats", floats},
+          {"bytes", bytes}, {"bucket_bytes", kAllreduceBucketBytes}, {"iters", iters}, {"median_ms", median}, {"min_ms", ms.front()},
+          {"max_ms", ms.back()}, {"bus_gbit_per_s", 2 * (n - 1) / n * bytes * 8 / (median * 1e-3) / 1e9}, {"machine", machine_info(0)}};
+}
+
+static int allreduce_bench(const cxxopts::ParseResult& a) {
+  std::unique_ptr<Comm> comm = launched_comm();
+  if (!comm) throw std::invalid_argument("--allreduce sums across the ranks of an MPI job: run it as mpirun -np 2 hypertrain bench --allreduce");
+  try {
+    nlohmann::json r = run_allreduce_bench(*comm, a["floats"].as<long>(), a["iters"].as<int>());
+    if (!comm->root()) return 0;
+    std::printf("allreduce of %ld floats (%.1f MB) over %d ranks (%d on this machine), buckets of %lld MB: median %.2f ms (min %.2f, max %.2f), "
+                "ring traffic %.2f Gbit/s\n",
+                a["floats"].as<long>(), r["bytes"].get<double>() / 1e6, comm->world(), ranks_on_this_machine(),
+                (long long)(kAllreduceBucketBytes >> 20), r["median_ms"].get<double>(), r["min_ms"].get<double>(), r["max_ms"].get<double>(),
+                r["bus_gbit_per_s"].get<double>());
+    if (a.count("json")) {
+      std::ofstream f(a["json"].as<std::string>());
+      f << r.dump(2) << "\n";
+      if (!f) throw std::runtime_error("cannot write " + a["json"].as<std::string>());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    abort_job(*comm, "bench", e.what());
+  }
+}
 
 int cmd_bench(int argc, char** argv) {
   cxxopts::Options o("hypertrain bench", "Throughput and efficiency against the sgemm peak measured in the same run");
@@ -22,10 +78,13 @@ int cmd_bench(int argc, char** argv) {
       "no-sampling", "character models: skip the one-step sampling measurement")(
       "no-reference", "time the fast path only (character models: no per-step reference cells; conv nets: no im2col reference)")(
       "json", "write the results as JSON to FILE", cxxopts::value<std::string>())(
+      "allreduce", "under mpirun: the gradient sum across ranks (MPI_Allreduce in buckets) of --floats floats")(
+      "floats", "--allreduce: floats summed (default 4.9 M, the PTB HyperLSTM-1000's gradient)", cxxopts::value<long>()->default_value("4900000"))(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "iters", "timed repetitions (median reported)", cxxopts::value<int>()->default_value("20"))(
       "batch", "batch size (default 256 for --engine, 1000 for the MNIST models, 128 for wide resnets, 32 for character models)", cxxopts::value<long>())("h,help", "this help");
   auto a = parse_args(o, argc, argv);
+  if (a.count("allreduce")) return allreduce_bench(a);
   if (a.count("help") || (a.count("engine") == 0) == (a.count("model") == 0)) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;

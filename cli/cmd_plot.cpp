@@ -385,13 +385,31 @@ static int plot_curves(const std::vector<std::string>& runs, const std::string& 
   return 0;
 }
 
+// A line chart of numbers computed elsewhere (scripts/mpi_scaling.py): FILE holds
+// {"title", "xlabel", "ylabel", "log_y": bool, "series": [{"label", "x": [...], "y": [...]}]}.
+static int plot_lines_json(const std::string& path, const std::string& out) {
+  const Json j = read_json_file(path, "line chart");
+  try {
+    std::vector<Series> series;
+    for (const Json& e : j.at("series")) series.push_back({e.at("label").get<std::string>(), e.at("x").get<std::vector<double>>(), e.at("y").get<std::vector<double>>()});
+    plot_lines(out, j.at("title").get<std::string>(), j.at("xlabel").get<std::string>(), j.at("ylabel").get<std::string>(), series,
+               j.value("log_y", false));
+  } catch (const Json::exception& e) {
+    throw std::invalid_argument(path + ": not a line chart (title, xlabel, ylabel, series of label, x, y): " + e.what());
+  }
+  std::cout << "wrote " << out << "\n";
+  return 0;
+}
+
 int cmd_plot(int argc, char** argv) {
   cxxopts::Options o("hypertrain plot",
                      "Pictures:\n  plot kernels --run DIR [--run DIR] [--out FILE]   second-layer kernels (Figure 2)\n"
                      "  plot scaling --checkpoint DIR --text FILE [--out FILE] [--max-chars N]   a hyper cell's scaling "
                      "vectors while it reads FILE\n"
-                     "  plot curves --run DIR [--run DIR ...] [--out FILE]   validation metric of runs against steps and seconds");
-  o.add_options()("what", "kernels, scaling or curves", cxxopts::value<std::string>())(
+                     "  plot curves --run DIR [--run DIR ...] [--out FILE]   validation metric of runs against steps and seconds\n"
+                     "  plot lines --json FILE --out FILE   a line chart of series given as JSON");
+  o.add_options()("what", "kernels, scaling, curves or lines", cxxopts::value<std::string>())(
+      "json", "lines: the chart's title, axis labels and series", cxxopts::value<std::string>())(
       "out", "PNG file (default: kernels.png, curves.png; scaling: DIR/scaling.png)", cxxopts::value<std::string>())(
       "h,help", "this help");
   o.add_options("kernels, curves")("run", "run directory (repeatable)", cxxopts::value<std::vector<std::string>>());
@@ -427,7 +445,11 @@ int cmd_plot(int argc, char** argv) {
     if (!a.count("run")) throw std::invalid_argument("plot curves needs at least one --run DIR");
     return plot_curves(a["run"].as<std::vector<std::string>>(), a.count("out") ? a["out"].as<std::string>() : "curves.png");
   }
-  throw std::invalid_argument("unknown picture '" + what + "' (known: kernels, scaling, curves)");
+  if (what == "lines") {
+    if (!a.count("json") || !a.count("out")) throw std::invalid_argument("plot lines needs --json FILE and --out FILE");
+    return plot_lines_json(a["json"].as<std::string>(), a["out"].as<std::string>());
+  }
+  throw std::invalid_argument("unknown picture '" + what + "' (known: kernels, scaling, curves, lines)");
 }
 
 }  // namespace ht

@@ -10,6 +10,7 @@ static void usage() {
                "usage: hypertrain <command> [options]\n"
                "commands:\n"
                "  train --config FILE [--set key=value] [--out DIR] | --resume DIR   train a model\n"
+               "                                 (mpirun -np N hypertrain train ...: N processes, README \"MPI\")\n"
                "  eval --checkpoint DIR [--split valid|test]   error rate / bits per character of a run\n"
                "  list [--json]                  every config: paper figure and our parameter count\n"
                "  sample --checkpoint DIR --prime TEXT [--length N] [--temperature T] [--seed S] [--out FILE]\n"
@@ -23,6 +24,8 @@ static void usage() {
                "  bench --model mnist-conv|mnist-hyperconv   a model's training step vs the sgemm peak\n"
                "  bench --model lstm|ln-lstm|hyperlstm|ln-hyperlstm [--batch B --hidden H ...]\n"
                "                                 fused vs reference character-model step, and sampling\n"
+               "  bench --allreduce [--floats N] [--json FILE]   under mpirun: the gradient sum across ranks\n"
+               "  plot lines --json FILE --out PNG   a line chart of series given as JSON\n"
                "run `hypertrain <command> --help` for a command's options\n");
 }
 
