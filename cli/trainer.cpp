@@ -485,7 +485,7 @@ class Trainer {
     sum_.results = {{"name", cfg_["name"]}, {"data", cfg_.value("data", "")}, {"data_source", task_.data_source()}, {"model", task_.describe()},
                     {"parameters", ps_.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
                     {"best_step", best_step_}, {"steps", step_}, {"stopped_early", sum_.stopped_early}, {"train_seconds", train_seconds_},
-                    {"machine", machine_info(tr_["threads"].get<int>())}, {"paper", cfg_["paper"]}};
+                    {"machine", machine_info(tr_["threads"].get<int>())}, {"processes", comm_.world()}, {"paper", cfg_["paper"]}};
     std::string line;
     for (const std::string& split : task_.final_splits()) {
       const EvalResult r = evaluate(split, false);
