@@ -11,7 +11,7 @@ namespace ht {
 
 struct TranslateBenchOptions {
   std::string cell = "lstm";  // lstm, ln-lstm, hyperlstm, ln-hyperlstm
-  long batch = 64, source = 16, target = 18, hidden = 256, hyper = 128, embed = 32, word_embed = 256, vocab = 8000;
+  long batch = 64, source = 14, target = 16, hidden = 256, hyper = 128, embed = 32, word_embed = 256, vocab = 8000;
   int encoder_layers = 2, decoder_layers = 2;
   int threads = 0, iters = 5;
   bool quiet = false;

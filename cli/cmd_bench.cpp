@@ -19,8 +19,8 @@ int cmd_bench(int argc, char** argv) {
       "hyper", "character models: hyper cell width", cxxopts::value<long>()->default_value("128"))(
       "embed", "character models: N_z", cxxopts::value<long>()->default_value("4"))(
       "vocab", "character models: one-hot vocabulary (translation: subword vocabulary, default 8000)", cxxopts::value<long>())(
-      "source", "translation: source sentence length", cxxopts::value<long>()->default_value("16"))(
-      "target", "translation: target sentence length", cxxopts::value<long>()->default_value("18"))(
+      "source", "translation: source sentence length (Multi30k averages 14 subwords)", cxxopts::value<long>()->default_value("14"))(
+      "target", "translation: target sentence length, </s> included (Multi30k: 16)", cxxopts::value<long>()->default_value("16"))(
       "word-embed", "translation: word embedding width", cxxopts::value<long>()->default_value("256"))(
       "layers", "translation: encoder and decoder layers each", cxxopts::value<int>()->default_value("2"))(
       "no-sampling", "character models: skip the one-step sampling measurement")(

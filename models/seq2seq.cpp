@@ -101,8 +101,7 @@ static std::vector<Tensor> zeros_for(const RnnCell& cell, i64 B, DType dt) {
 EncoderOutput Seq2Seq::encode(Tape& t, const ParamStore& ps, const Tensor& source, const Tensor& lengths, Rng* rng, bool training) const {
   if (source.ndim() != 2 || source.dtype() != DType::I32)
     throw std::invalid_argument("Seq2Seq::encode: source must be i32 [S, B], got " + source.shape().str());
-  const i64 S = source.dim(0), B = source.dim(1), D = spec_.embed, H = spec_.cell.hidden, E = spec_.encoder_width(),
-            A = spec_.attention_width();
+  const i64 S = source.dim(0), B = source.dim(1), D = spec_.embed, E = spec_.encoder_width(), A = spec_.attention_width();
   if (lengths.dtype() != DType::I32 || lengths.numel() != B)
     throw std::invalid_argument("Seq2Seq::encode: lengths must be i32 [" + std::to_string(B) + "], got " + lengths.shape().str());
   const std::int32_t* len = lengths.data<std::int32_t>();
@@ -132,7 +131,6 @@ EncoderOutput Seq2Seq::encode(Tape& t, const ParamStore& ps, const Tensor& sourc
     Var h = run_layer(t, ps, cell, drop(t, x, rng, training), S, B, zeros_for(cell, B, dt), rng, training, nullptr);
     x = l >= spec_.residual_from ? add(t, h, x) : h;
   }
-  (void)H;
   EncoderOutput out;
   out.states = gather_flat(t, x, permutation_index({S, B, E}, {1, 0, 2}), {B, S, E});  // batch-major
   out.keys = reshape(t, matmul(t, reshape(t, out.states, {B * S, E}), ps.var(t, w_key_)), {B, S, A});

@@ -211,6 +211,8 @@ TEST_CASE("hypertrain translate and eval on a finished run") {
   CHECK(ev.find("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:hypertrain") != std::string::npos);
   CHECK(ev.find("beam 1") != std::string::npos);
   CHECK_THROWS_WITH(run_cmd(cmd_translate, {"translate", "--checkpoint", d.path.string()}), has("not a run directory"));
+  // report: a BLEU table for translation runs (printf: checked for its status only).
+  CHECK(run_cmd(cmd_report, {"report", dir, tiny_run("ln-hyperlstm")}) == 0);
 }
 
 TEST_CASE("bad input: empty and blank lines, characters never seen, an over-long sentence") {
