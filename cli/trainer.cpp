@@ -166,6 +166,7 @@ class Trainer {
     optimizer_ = make_optimizer(tr_, ps_);
     schedule_ = make_schedule(tr_["lr"]);
     rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training
+    task_.open_run_dir(dir_, comm_.root());
     sampler_ = task_.make_sampler(Shard{comm_.rank(), comm_.world()}, seed_);
     if (opt_.resume) resume();
     if (comm_.root()) {  // once the checkpoint agrees with the config: a resume records its new --steps, --threads, --data
@@ -258,12 +259,12 @@ class Trainer {
   EvalResult evaluate(const std::string& split, bool quick) {
     EvalSums s = task_.evaluate_sums(ps_, split, quick, Shard{comm_.rank(), comm_.world()});
     if (comm_.world() > 1) {
-      double a[EvalSums::kFields];
-      s.to_array(a);
-      comm_.sum(a, EvalSums::kFields);
-      s = EvalSums::from_array(a);
+      std::vector<double> a(s.size());
+      s.to_array(a.data());
+      comm_.sum(a.data(), i64(a.size()));
+      s = EvalSums::from_array(a.data(), s.extra.size());
     }
-    const EvalResult r = EvalResult::from(s);
+    const EvalResult r = task_.result(s);
     if (r.count == 0)
       throw std::invalid_argument("the '" + split + "' split scored no " + task_.item_name() +
                                   ": it is empty (see train.valid_size, train.eval_chars or train.eval_lines and the data)");
@@ -387,6 +388,7 @@ class Trainer {
         throw std::runtime_error("the final evaluation of " + best_path() + " on '" + split + "' is not finite (loss " + std::to_string(r.loss) + ")");
       sum_.results[split + "_" + metric_.name] = r.metric;
       sum_.results[split + "_loss"] = r.loss;
+      if (!r.details.is_null()) sum_.results[split + "_" + metric_.name + "_details"] = r.details;
       line += ", " + split + " " + metric_.name + " " + fixed4(r.metric);
     }
     if (!comm_.root()) return;
