@@ -7,6 +7,7 @@
 #include "cli/bench_charlm.h"
 #include "cli/bench_engine.h"
 #include "cli/args.h"
+#include "cli/bench_translate.h"
 #include "cli/commands.h"
 #include "cli/machine.h"
 #include "cli/mpi_comm.h"
@@ -74,7 +75,11 @@ int cmd_bench(int argc, char** argv) {
       "hidden", "character models: main cell width", cxxopts::value<long>()->default_value("1000"))(
       "hyper", "character models: hyper cell width", cxxopts::value<long>()->default_value("128"))(
       "embed", "character models: N_z", cxxopts::value<long>()->default_value("4"))(
-      "vocab", "character models: one-hot vocabulary", cxxopts::value<long>()->default_value("50"))(
+      "vocab", "character models: one-hot vocabulary (translation: subword vocabulary, default 8000)", cxxopts::value<long>())(
+      "source", "translation: source sentence length (Multi30k averages 14 subwords)", cxxopts::value<long>()->default_value("14"))(
+      "target", "translation: target sentence length, </s> included (Multi30k: 16)", cxxopts::value<long>()->default_value("16"))(
+      "word-embed", "translation: word embedding width", cxxopts::value<long>()->default_value("256"))(
+      "layers", "translation: encoder and decoder layers each", cxxopts::value<int>()->default_value("2"))(
       "no-sampling", "character models: skip the one-step sampling measurement")(
       "no-reference", "time the fast path only (character models: no per-step reference cells; conv nets: no im2col reference)")(
       "json", "write the results as JSON to FILE", cxxopts::value<std::string>())(
@@ -98,7 +103,23 @@ int cmd_bench(int argc, char** argv) {
   nlohmann::json r;
   const std::string model = engine ? "" : a["model"].as<std::string>();
   const bool conv_model = model.rfind("mnist-", 0) == 0 || model.find("wrn") != std::string::npos;
-  if (!engine && !conv_model) {
+  if (model.rfind("translation-", 0) == 0) {
+    TranslateBenchOptions t;
+    t.cell = model.substr(12);
+    t.batch = a.count("batch") ? a["batch"].as<long>() : 64;
+    t.source = a["source"].as<long>();
+    t.target = a["target"].as<long>();
+    t.hidden = a.count("hidden") ? a["hidden"].as<long>() : 256;
+    t.hyper = a["hyper"].as<long>();
+    t.embed = a.count("embed") ? a["embed"].as<long>() : 32;
+    t.word_embed = a["word-embed"].as<long>();
+    t.vocab = a.count("vocab") ? a["vocab"].as<long>() : 8000;
+    t.encoder_layers = t.decoder_layers = a["layers"].as<int>();
+    t.threads = opt.threads;
+    t.iters = a.count("iters") ? opt.iters : 5;
+    r = run_translate_bench(t);
+    print_translate_bench(r);
+  } else if (!engine && !conv_model) {
     CharBenchOptions c;
     c.model = model;
     c.batch = a.count("batch") ? a["batch"].as<long>() : 32;
@@ -106,7 +127,7 @@ int cmd_bench(int argc, char** argv) {
     c.hidden = a["hidden"].as<long>();
     c.hyper = a["hyper"].as<long>();
     c.embed = a["embed"].as<long>();
-    c.vocab = a["vocab"].as<long>();
+    c.vocab = a.count("vocab") ? a["vocab"].as<long>() : 50;
     c.threads = opt.threads;
     c.iters = a.count("iters") ? opt.iters : 5;
     c.sampling = a.count("no-sampling") == 0;

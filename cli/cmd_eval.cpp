@@ -17,7 +17,8 @@ int cmd_eval(int argc, char** argv) {
   o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
       "split", "valid or test (default: test; valid for handwriting, which has no test set)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
-      "data", "data directory", cxxopts::value<std::string>())("json", "print the result as JSON")("h,help", "this help");
+      "data", "data directory", cxxopts::value<std::string>())(
+      "beam", "translation: beam size (1: greedy; default: the run's decode.beam)", cxxopts::value<int>())("json", "print the result as JSON")("h,help", "this help");
   auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("checkpoint")) {
     std::cout << o.help() << "\n";
@@ -35,6 +36,7 @@ int cmd_eval(int argc, char** argv) {
   if (!file_exists(file)) throw std::invalid_argument(dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
   std::vector<std::string> sets;
   if (a.count("data")) sets.push_back("data_dir=" + Json(a["data"].as<std::string>()).dump());
+  if (a.count("beam")) sets.push_back("decode.beam=" + std::to_string(a["beam"].as<int>()));
   Json cfg = resolve_config(read_json_file(dir + "/config.json", "run config"), dir + "/config.json", sets);
   Threads threads(a["threads"].as<int>());
   auto task = make_task(cfg);
@@ -45,6 +47,7 @@ int cmd_eval(int argc, char** argv) {
   Checkpoint ck = load_checkpoint(file);
   restore_params(ps, ck);
   refuse_nonfinite(ps, file);
+  task->open_run_dir(dir, false);
   std::string split = a.count("split") ? a["split"].as<std::string>() : task->final_splits().back();
   EvalResult r = task->evaluate(ps, split);
   if (r.count == 0) throw std::invalid_argument("the '" + split + "' split of " + cfg["data"].get<std::string>() + " is empty");
@@ -53,8 +56,15 @@ int cmd_eval(int argc, char** argv) {
   const std::string metric = task->metric().name;
   Json out = {{"run", dir}, {"checkpoint", file}, {"step", ck.meta.value("step", i64(-1))}, {"split", split},
               {metric, r.metric}, {"loss", r.loss}, {"count", r.count}};
+  if (!r.details.is_null()) out["details"] = r.details;
   if (a.count("json")) {
     std::cout << out.dump(2) << "\n";
+  } else if (!r.details.is_null() && r.details.contains("signature")) {  // BLEU: sacreBLEU's score line and signature
+    std::cout << cfg["name"].get<std::string>() << " (" << file << ", step " << ck.meta.value("step", i64(-1)) << "): " << split
+              << ", beam " << cfg["decode"]["beam"].get<int>() << "\n"
+              << r.details["score"].get<std::string>() << "\n"
+              << r.details["signature"].get<std::string>() << "\n"
+              << "loss " << r.loss << " nats per target token over " << r.count << " tokens\n";
   } else {
     std::printf("%s (%s, step %lld): %s %s %.4f%s, loss %.4f nats over %lld %s\n", cfg["name"].get<std::string>().c_str(),
                 file.c_str(), (long long)ck.meta.value("step", i64(-1)), split.c_str(), metric.c_str(),

@@ -20,7 +20,7 @@ int cmd_report(int argc, char** argv) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
-  std::vector<Json> errors, bpcs, loglosses;
+  std::vector<Json> errors, bpcs, loglosses, bleus;
   // Every directory must be a run; a finished run's results.json must hold the numbers of its table.
   for (auto& dir : a["runs"].as<std::vector<std::string>>()) {
     if (!file_exists(dir + "/config.json"))
@@ -31,10 +31,16 @@ int cmd_report(int argc, char** argv) {
       continue;
     }
     Json r = read_json_file(path, "results file");
-    auto& table = r.is_object() && r.contains("valid_logloss") ? loglosses : r.is_object() && r.contains("test_bpc") ? bpcs : errors;
-    const std::vector<std::string> numbers = &table == &loglosses ? std::vector<std::string>{"valid_logloss", "parameters", "steps", "train_seconds"}
-                                             : &table == &bpcs   ? std::vector<std::string>{"valid_bpc", "test_bpc", "parameters", "steps", "train_seconds"}
-                                                                 : std::vector<std::string>{"test_error", "steps", "train_seconds"};
+    auto& table = !r.is_object()                  ? errors
+                  : r.contains("test_bleu")      ? bleus
+                  : r.contains("valid_logloss")  ? loglosses
+                  : r.contains("test_bpc")       ? bpcs
+                                                 : errors;
+    const std::vector<std::string> numbers =
+        &table == &bleus       ? std::vector<std::string>{"valid_bleu", "test_bleu", "parameters", "steps", "train_seconds"}
+        : &table == &loglosses ? std::vector<std::string>{"valid_logloss", "parameters", "steps", "train_seconds"}
+        : &table == &bpcs      ? std::vector<std::string>{"valid_bpc", "test_bpc", "parameters", "steps", "train_seconds"}
+                               : std::vector<std::string>{"test_error", "steps", "train_seconds"};
     for (const auto& k : numbers)
       if (!r.is_object() || !r.contains(k) || !r[k].is_number())
         throw std::invalid_argument("results file '" + path + "' has no number '" + k + "'");
@@ -84,6 +90,19 @@ int cmd_report(int argc, char** argv) {
     std::printf("%-26s %-44s %10lld %7lld %14.1f %14s %8.0f\n", r["name"].get<std::string>().c_str(),
                 r["model"].get<std::string>().substr(0, 44).c_str(), (long long)r["parameters"].get<long long>(),
                 (long long)r["steps"].get<long long>(), r["valid_logloss"].get<double>(), paper.c_str(), r["train_seconds"].get<double>());
+  }
+  if ((!errors.empty() || !bpcs.empty() || !loglosses.empty()) && !bleus.empty()) std::printf("\n");
+  if (!bleus.empty())
+    std::printf("%-24s %-9s %-44s %10s %7s %10s %9s %11s %8s\n", "run", "data", "model", "parameters", "steps", "valid BLEU", "test BLEU",
+                "paper test", "seconds");
+  for (auto& r : bleus) {
+    // The paper's figure (WMT'14 newstest2014) shown only beside a run on the same data.
+    const bool same_data = r["paper"].value("data", std::string()) == r["data"].get<std::string>();
+    const std::string paper = same_data && r["paper"].contains("test_bleu") ? std::to_string(r["paper"]["test_bleu"].get<double>()).substr(0, 5) : "-";
+    std::printf("%-24s %-9s %-44s %10lld %7lld %10.2f %9.2f %11s %8.0f\n", r["name"].get<std::string>().c_str(),
+                r["data"].get<std::string>().c_str(), r["model"].get<std::string>().substr(0, 44).c_str(),
+                (long long)r["parameters"].get<long long>(), (long long)r["steps"].get<long long>(), r["valid_bleu"].get<double>(),
+                r["test_bleu"].get<double>(), paper.c_str(), r["train_seconds"].get<double>());
   }
   return 0;
 }

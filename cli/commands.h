@@ -18,6 +18,7 @@ int cmd_list(int argc, char** argv);
 int cmd_plot(int argc, char** argv);
 int cmd_report(int argc, char** argv);
 int cmd_sample(int argc, char** argv);
+int cmd_translate(int argc, char** argv);
 
 // A trained recurrent model (task charlm or handwriting), for `sample` and `plot scaling`
 // (cmd_sample.cpp).

@@ -11,7 +11,8 @@ static void usage() {
                "commands:\n"
                "  train --config FILE [--set key=value] [--out DIR] | --resume DIR   train a model\n"
                "                                 (mpirun -np N hypertrain train ...: N processes, README \"MPI\")\n"
-               "  eval --checkpoint DIR [--split valid|test]   error rate / bits per character of a run\n"
+               "  eval --checkpoint DIR [--split valid|test] [--beam K]   error rate / bits per character / BLEU of a run\n"
+               "  translate --checkpoint DIR [--beam K] [--text FILE]   one translation per line of FILE (or stdin)\n"
                "  list [--json]                  every config: paper figure and our parameter count\n"
                "  sample --checkpoint DIR --prime TEXT [--length N] [--temperature T] [--seed S] [--out FILE]\n"
                "                                 text from a character language model, continuing TEXT\n"
@@ -24,6 +25,8 @@ static void usage() {
                "  bench --model mnist-conv|mnist-hyperconv   a model's training step vs the sgemm peak\n"
                "  bench --model lstm|ln-lstm|hyperlstm|ln-hyperlstm [--batch B --hidden H ...]\n"
                "                                 fused vs reference character-model step, and sampling\n"
+               "  bench --model translation-lstm|translation-ln-hyperlstm [--batch B --hidden H ...]\n"
+               "                                 the encoder-decoder's training step in tokens/s\n"
                "  bench --allreduce [--floats N] [--json FILE]   under mpirun: the gradient sum across ranks\n"
                "  plot lines --json FILE --out PNG   a line chart of series given as JSON\n"
                "run `hypertrain <command> --help` for a command's options\n");
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     if (cmd == "plot") return ht::cmd_plot(argc - 1, argv + 1);
     if (cmd == "report") return ht::cmd_report(argc - 1, argv + 1);
     if (cmd == "bench") return ht::cmd_bench(argc - 1, argv + 1);
+    if (cmd == "translate") return ht::cmd_translate(argc - 1, argv + 1);
     std::fprintf(stderr, "hypertrain: unknown command '%s'\n", cmd.c_str());
     usage();
     return 2;

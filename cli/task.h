@@ -35,19 +35,24 @@ struct Metric {
 // (batches, streams, the shards of several processes) add to the sums of the whole.
 struct EvalSums {
   double loss = 0;          // nats summed over the scored items
-  double items = 0;         // items scored (images, characters, points)
+  double items = 0;         // items scored (images, characters, points, target tokens)
   double metric = 0;        // numerator of the headline metric (errors, bits, nats of whole lines)
   double metric_items = 0;  // its denominator (images, characters, lines)
+  // Sums a metric needs beyond one ratio (BLEU: clipped n-gram matches and totals per order, both
+  // lengths); every part of a split holds the same number of them.
+  std::vector<double> extra;
   EvalSums& operator+=(const EvalSums& o);
-  static constexpr int kFields = 4;  // for a reduction over a flat array of doubles
+  static constexpr int kFields = 4;  // the fixed fields; a flat array holds size() = kFields + extra
+  std::size_t size() const { return kFields + extra.size(); }
   void to_array(double* out) const;
-  static EvalSums from_array(const double* in);
+  static EvalSums from_array(const double* in, std::size_t extra = 0);
 };
 
 struct EvalResult {
   double loss = 0;    // mean per item, nats
-  double metric = 0;  // the task's headline number (error rate, bits per character, nats per line)
+  double metric = 0;  // the task's headline number (error rate, bits per character, nats per line, BLEU)
   i64 count = 0;      // items evaluated
+  nlohmann::json details;  // what else the metric reports (BLEU: precisions, brevity penalty, signature); null if nothing
   static EvalResult from(const EvalSums& s);  // loss / items, metric / metric_items
 };
 
@@ -66,9 +71,12 @@ class Task {
   // task may run on part of the split (train.eval_chars for language models); the final numbers
   // always use all of it.
   virtual EvalSums evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) = 0;
+  // The split's result from its sums (all processes' added): EvalResult::from, unless the
+  // metric is not one ratio of two sums (BLEU).
+  virtual EvalResult result(const EvalSums& s) const { return EvalResult::from(s); }
   // The whole split in this process.
   EvalResult evaluate(const ParamStore& ps, const std::string& split, bool quick = false) {
-    return EvalResult::from(evaluate_sums(ps, split, quick, Shard{}));
+    return result(evaluate_sums(ps, split, quick, Shard{}));
   }
   virtual Metric metric() const = 0;
   virtual const char* item_name() const = 0;  // "images", "characters"
@@ -79,6 +87,11 @@ class Task {
   virtual std::string data_source() const { return ""; }
   // Parameters the paper counts for this model (label, count), for reports.
   virtual std::pair<std::string, i64> counted_parameters(const ParamStore& ps) const = 0;
+  // Called with the run directory before the sampler is made (training), or before evaluating or
+  // translating with a trained run: a task keeps there what it needs beyond the checkpoint (a
+  // subword vocabulary), reading it when it exists and otherwise making it and, when `write`,
+  // writing it.
+  virtual void open_run_dir(const std::string& dir, bool write) {}
   // Called with the run directory once training ends (pictures worth looking at).
   virtual void after_training(const ParamStore& ps, const std::string& run_dir) {}
   // State the task carries from step to step (a language model's recurrent state), saved in

@@ -5,7 +5,7 @@
 namespace ht {
 
 const std::vector<const TaskKind*>& task_kinds() {
-  static const std::vector<const TaskKind*> kinds = {&kImageTask, &kCharLMTask, &kHandwritingTask};
+  static const std::vector<const TaskKind*> kinds = {&kImageTask, &kCharLMTask, &kHandwritingTask, &kTranslationTask};
   return kinds;
 }
 

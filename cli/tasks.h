@@ -23,8 +23,9 @@ struct TaskKind {
   void (*check)(const ConfigCheck& c);
 };
 
-// Each defined beside its task (cli/image_task.cpp, cli/charlm_task.cpp, cli/handwriting_task.cpp).
-extern const TaskKind kImageTask, kCharLMTask, kHandwritingTask;
+// Each defined beside its task (cli/image_task.cpp, cli/charlm_task.cpp, cli/handwriting_task.cpp,
+// cli/translation_task.cpp).
+extern const TaskKind kImageTask, kCharLMTask, kHandwritingTask, kTranslationTask;
 
 const std::vector<const TaskKind*>& task_kinds();
 const TaskKind& find_task_kind(const std::string& name);  // throws naming the known tasks

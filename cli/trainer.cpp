@@ -186,6 +186,7 @@ class Trainer {
     optimizer_ = make_optimizer(tr_, ps_);
     schedule_ = make_schedule(tr_["lr"]);
     rng_ = Rng(seed_ * 0x9E3779B97F4A7C15ull + 1);  // dropout and other draws during training (see step())
+    task_.open_run_dir(dir_, comm_.root());
     sampler_ = task_.make_sampler(Shard{comm_.rank(), comm_.world()}, seed_);
     if (opt_.resume) resume();
     if (comm_.root()) {  // once the checkpoint agrees with the config: a resume records its new --steps, --threads, --data
@@ -346,22 +347,26 @@ class Trainer {
   // all give it up when any did.
   EvalResult evaluate(const std::string& split, bool quick) {
     EvalSums s;
-    int stopped[1] = {0};
+    int stopped = 0;
     try {
       s = task_.evaluate_sums(ps_, split, quick, Shard{comm_.rank(), comm_.world()});
     } catch (const Stopped& e) {
       if (comm_.world() == 1) throw;
-      stopped[0] = e.signal;
+      stopped = e.signal;
     }
     if (comm_.world() > 1) {
-      comm_.max(stopped, 1);
-      if (stopped[0]) throw Stopped(stopped[0]);
-      double a[EvalSums::kFields];
-      s.to_array(a);
-      comm_.sum(a, EvalSums::kFields);
-      s = EvalSums::from_array(a);
+      // The stop, and the count of extra sums: a rank whose part of the split is empty may hold
+      // none, and zeros add nothing.
+      int agreed[2] = {stopped, int(s.extra.size())};
+      comm_.max(agreed, 2);
+      if (agreed[0]) throw Stopped(agreed[0]);
+      s.extra.resize(std::size_t(agreed[1]), 0.0);
+      std::vector<double> a(s.size());
+      s.to_array(a.data());
+      comm_.sum(a.data(), i64(a.size()));
+      s = EvalSums::from_array(a.data(), s.extra.size());
     }
-    const EvalResult r = EvalResult::from(s);
+    const EvalResult r = task_.result(s);
     if (r.count == 0)
       throw std::invalid_argument("the '" + split + "' split scored no " + task_.item_name() +
                                   ": it is empty (see train.valid_size, train.eval_chars or train.eval_lines and the data)");
@@ -493,6 +498,7 @@ class Trainer {
         throw std::runtime_error("the final evaluation of " + best_path() + " on '" + split + "' is not finite (loss " + std::to_string(r.loss) + ")");
       sum_.results[split + "_" + metric_.name] = r.metric;
       sum_.results[split + "_loss"] = r.loss;
+      if (!r.details.is_null()) sum_.results[split + "_" + metric_.name + "_details"] = r.details;
       line += ", " + split + " " + metric_.name + " " + fixed4(r.metric);
     }
     if (!comm_.root()) return;

@@ -118,3 +118,83 @@ void StrokeSampler::get(i64 step, Batch& b) {
 }
 
 }  // namespace ht
+
+namespace ht {
+
+// ---- translation pairs ----
+
+PairSampler::PairSampler(const TokenPairs& pairs, i64 batch, i64 pool, std::int32_t pad, std::int32_t eos, std::uint64_t seed,
+                         const Shard& shard)
+    : pairs_(pairs), batch_(batch), pool_(std::max<i64>(1, pool)), pad_(pad), eos_(eos), seed_(seed), shard_(shard) {
+  if (batch <= 0) throw std::invalid_argument("train.batch must be positive, got " + std::to_string(batch));
+  if (pairs.source.size() != pairs.target.size()) throw std::invalid_argument("PairSampler: source and target counts differ");
+  if (i64(pairs.source.size()) < batch)
+    throw std::invalid_argument("train.batch = " + std::to_string(batch) + " is more than the " + std::to_string(pairs.source.size()) +
+                                " training pairs");
+  shard.check_divides(batch, "train.batch");
+}
+
+const std::vector<i64>& PairSampler::epoch_plan(i64 epoch) {
+  if (epoch == plan_epoch_) return plan_;
+  const i64 n = i64(pairs_.source.size());
+  std::vector<i64> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), i64(0));
+  Rng r(seed_ * 0x9E3779B97F4A7C15ull + std::uint64_t(epoch) + 7);
+  for (i64 i = n - 1; i > 0; --i) std::swap(order[std::size_t(i)], order[std::size_t(r.below(std::uint64_t(i + 1)))]);
+  const i64 batches = n / batch_, used = batches * batch_;
+  order.resize(std::size_t(used));
+  auto key = [&](i64 p) { return std::make_pair(pairs_.source[std::size_t(p)].size(), pairs_.target[std::size_t(p)].size()); };
+  for (i64 p0 = 0; p0 < used; p0 += batch_ * pool_) {
+    auto first = order.begin() + p0, last = order.begin() + std::min(used, p0 + batch_ * pool_);
+    std::stable_sort(first, last, [&](i64 a, i64 b) { return key(a) < key(b); });
+  }
+  std::vector<i64> batch_order(static_cast<std::size_t>(batches));
+  std::iota(batch_order.begin(), batch_order.end(), i64(0));
+  for (i64 i = batches - 1; i > 0; --i) std::swap(batch_order[std::size_t(i)], batch_order[std::size_t(r.below(std::uint64_t(i + 1)))]);
+  plan_.clear();
+  for (i64 k : batch_order) plan_.insert(plan_.end(), order.begin() + k * batch_, order.begin() + (k + 1) * batch_);
+  plan_epoch_ = epoch;
+  return plan_;
+}
+
+std::vector<i64> PairSampler::step_pairs(i64 step) {
+  const std::vector<i64>& plan = epoch_plan(step / steps_per_epoch());
+  const i64 k = step % steps_per_epoch();
+  return std::vector<i64>(plan.begin() + k * batch_, plan.begin() + (k + 1) * batch_);
+}
+
+void PairSampler::get(i64 step, Batch& b) {
+  b.step = step;
+  b.epoch = step / steps_per_epoch();
+  b.index = step % steps_per_epoch();
+  b.restart = false;
+  const std::vector<i64> all = step_pairs(step);
+  const i64 c0 = shard_.begin(batch_), c1 = shard_.end(batch_), B = c1 - c0;
+  i64 S = 1, T = 1, tokens = 0, mine = 0;
+  for (i64 j = 0; j < batch_; ++j) {
+    const i64 tl = i64(pairs_.target[std::size_t(all[std::size_t(j)])].size()) + 1;
+    tokens += tl;
+    if (j >= c0 && j < c1) {
+      S = std::max(S, i64(pairs_.source[std::size_t(all[std::size_t(j)])].size()));
+      T = std::max(T, tl);
+      mine += tl;
+    }
+  }
+  b.x = Tensor::full({S, B}, pad_, DType::I32);
+  b.y = Tensor::full({T, B}, pad_, DType::I32);
+  b.x_lengths = Tensor::empty({B}, DType::I32);
+  b.y_lengths = Tensor::empty({B}, DType::I32);
+  std::int32_t *x = b.x.data<std::int32_t>(), *y = b.y.data<std::int32_t>();
+  for (i64 j = 0; j < B; ++j) {
+    const auto& src = pairs_.source[std::size_t(all[std::size_t(c0 + j)])];
+    const auto& tgt = pairs_.target[std::size_t(all[std::size_t(c0 + j)])];
+    for (std::size_t s = 0; s < src.size(); ++s) x[i64(s) * B + j] = src[s];
+    for (std::size_t s = 0; s < tgt.size(); ++s) y[i64(s) * B + j] = tgt[s];
+    y[i64(tgt.size()) * B + j] = eos_;
+    b.x_lengths.data<std::int32_t>()[j] = std::int32_t(src.size());
+    b.y_lengths.data<std::int32_t>()[j] = std::int32_t(tgt.size() + 1);
+  }
+  b.share = double(mine) / double(tokens);
+}
+
+}  // namespace ht

@@ -7,6 +7,7 @@
 //   ImageSampler   images of a shuffled epoch, random crops          x [B, C, H, W]  y [B] i32
 //   StreamSampler  segments of parallel text streams (truncated BPTT) x [T, B] i32   y [T, B] i32
 //   StrokeSampler  random windows of handwriting lines, scaled        x [T*B, 3]     y [T*B, 3], weight [T*B]
+//   PairSampler    sentence pairs of similar length (translation)     x [S, B] i32   y [T, B] i32, x_lengths, y_lengths [B]
 //
 // B is the shard's share of the global batch (batch / world); a global batch that does not divide
 // by the world is an error naming both numbers.
@@ -37,6 +38,7 @@ struct Batch {
   i64 step = 0, epoch = 0, index = 0;  // global step, its epoch, its place in the epoch
   Tensor x, y;    // inputs and targets, shaped as the sampler says
   Tensor weight;  // per-row weights of y where rows differ (handwriting: 1/real points, 0 padding)
+  Tensor x_lengths, y_lengths;  // variable-length columns of x and y (translation): i32 [B], the real lengths
   double share = 1;       // this shard's rows over the global batch's (a mean loss times share
                           // is this shard's part of the global mean)
   bool restart = false;   // text streams start over from their beginning: zero the carried state
@@ -102,6 +104,38 @@ class StrokeSampler : public Sampler {
   Shard shard_;
   i64 order_epoch_ = -1;
   std::vector<i64> order_;
+};
+
+// Sentence pairs as token ids, for PairSampler.
+struct TokenPairs {
+  std::vector<std::vector<std::int32_t>> source, target;
+};
+
+// Translation batches bucketed by length: every epoch a seeded shuffle of the pairs, cut into
+// pools of `batch * pool` pairs, each pool sorted by (source length, target length) and cut into
+// batches of `batch`, then the epoch's batches shuffled (the pairs that fill no batch wait for the
+// next epoch's shuffle). x: the source ids [S, B] time-major, padded with `pad` after each
+// sentence's end; y: the target ids with `eos` appended, [T, B], padded the same way; x_lengths
+// and y_lengths (eos included) [B]. A shard takes columns [begin, end) of the global batch, and
+// share = its target tokens over the global batch's (so per-token mean losses add up).
+class PairSampler : public Sampler {
+ public:
+  PairSampler(const TokenPairs& pairs, i64 batch, i64 pool, std::int32_t pad, std::int32_t eos, std::uint64_t seed, const Shard& shard);
+  i64 steps_per_epoch() const override { return i64(pairs_.source.size()) / batch_; }
+  i64 items_per_step() const override { return batch_; }  // sentence pairs
+  void get(i64 step, Batch& b) override;
+  // The pairs (indices into `pairs`) of global step `step`, in batch order.
+  std::vector<i64> step_pairs(i64 step);
+
+ private:
+  const std::vector<i64>& epoch_plan(i64 epoch);
+  const TokenPairs& pairs_;
+  i64 batch_, pool_;
+  std::int32_t pad_, eos_;
+  std::uint64_t seed_;
+  Shard shard_;
+  i64 plan_epoch_ = -1;
+  std::vector<i64> plan_;  // the epoch's pairs, batch after batch
 };
 
 }  // namespace ht

@@ -267,8 +267,8 @@ TEST_CASE("the task table: every task has its defaults and factory; an unknown t
     CHECK(cfg["train"].contains("steps"));      // the task's own keys
     CHECK(cfg["train"].contains("optimizer"));  // the trainer's
   }
-  CHECK(names == std::vector<std::string>{"image", "charlm", "handwriting"});
-  CHECK_THROWS_WITH(config_defaults("speech"), has("unknown task 'speech' (known: image, charlm, handwriting)"));
+  CHECK(names == std::vector<std::string>{"image", "charlm", "handwriting", "translation"});
+  CHECK_THROWS_WITH(config_defaults("speech"), has("unknown task 'speech' (known: image, charlm, handwriting, translation)"));
   CHECK_THROWS_WITH(resolve_config({{"task", "speech"}}, "x.json"), has("unknown task 'speech'"));
 }
 
@@ -335,4 +335,20 @@ TEST_CASE("a metric where higher is better: the best checkpoint is the highest, 
   auto rows = read_jsonl(o.run_dir + "/metrics.jsonl");
   REQUIRE(rows.size() == 5);
   CHECK(rows[2]["valid_accuracy"] == 0.9);
+}
+
+TEST_CASE("evaluation sums carry a metric's extra sums through additions and flat arrays") {
+  EvalSums a{1, 2, 3, 4, {1, 2}}, b{10, 20, 30, 40, {5, 7}}, none;
+  a += b;
+  CHECK(a.extra == std::vector<double>{6, 9});
+  none += a;  // an empty part takes the other's extra sums
+  CHECK(none.extra == a.extra);
+  std::vector<double> flat(a.size());
+  a.to_array(flat.data());
+  CHECK(flat == std::vector<double>{11, 22, 33, 44, 6, 9});
+  EvalSums back = EvalSums::from_array(flat.data(), 2);
+  CHECK(back.loss == 11);
+  CHECK(back.extra == a.extra);
+  EvalSums wrong{0, 0, 0, 0, {1}};
+  CHECK_THROWS_WITH(a += wrong, has("adding 1 extra sums to 2"));
 }
