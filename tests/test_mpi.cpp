@@ -263,11 +263,11 @@ TEST_CASE("MNIST hyper ConvNet: 2 ranks end with the parameters of 1 process on 
 }
 
 TEST_CASE("HyperLSTM: 2 ranks = 1 process; a 2-rank checkpoint resumes on 1; SIGKILL and SIGTERM of the job resume exactly") {
-  TempDir d;
+  // The data, the configs and the two reference runs are made once: doctest runs the test case
+  // again for each subcase.
+  static TempDir d;
   const std::string data = d / "data", cfg = d / "cfg.json", half = d / "half.json";
-  write_ptb_slice(data);
-  ht::test::write_plain(cfg, charlm_config(8));
-  ht::test::write_plain(half, charlm_config(4));
+  static bool made = false;
   auto train = [&](int ranks, const std::string& config, const std::string& out, const std::vector<std::string>& env = {}) {
     auto f = run(ranks, {"train", "--config", config, "--out", out, "--data", data, "--quiet"}, out + ".err", env);
     INFO(f.err);
@@ -278,8 +278,14 @@ TEST_CASE("HyperLSTM: 2 ranks = 1 process; a 2-rank checkpoint resumes on 1; SIG
     INFO(f.err);
     REQUIRE(f.exit_code == 0);
   };
-  train(0, cfg, d / "one");
-  train(2, cfg, d / "two");
+  if (!made) {
+    write_ptb_slice(data);
+    ht::test::write_plain(cfg, charlm_config(8));
+    ht::test::write_plain(half, charlm_config(4));
+    train(0, cfg, d / "one");
+    train(2, cfg, d / "two");
+    made = true;
+  }
 
   SUBCASE("2 ranks and 1 process: parameters, optimizer state and the carried state of the 4 streams") {
     check_close(d / "two/checkpoint.bin", d / "one/checkpoint.bin");
