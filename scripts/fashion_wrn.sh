@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # scripts/fashion_wrn.sh [OUT_DIR]: WRN-40-1 and its hyper version (every 3x3 kernel of conv2..conv4
-# generated) on Fashion-MNIST under one budget, 2,000 steps of batch 128 each (about 4.7 epochs),
+# generated) on Fashion-MNIST under one budget, 1,200 steps of batch 128 each (about 2.8 epochs),
 # then the test errors beside each other, learning curves against steps and seconds, and the
 # kernels of one layer per stage (Appendix A.2.1). `STEPS=N` changes the budget.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/runs/fashion-wrn}"
 bin="$root/build/hypertrain"
-steps="${STEPS:-2000}"
+steps="${STEPS:-1200}"
 "$root/scripts/build.sh" "$root/build" > /dev/null
 mkdir -p "$out"
 for m in wrn40-1 hyperwrn40-1; do
