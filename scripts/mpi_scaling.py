@@ -90,7 +90,7 @@ def main():
         json.dump({"bench": a.bench, "rows": rows}, f, indent=2)
     chart = os.path.join(a.out_dir, "mpi-scaling-chart.json")
     with open(chart, "w") as f:
-        json.dump({"title": "Data-parallel scaling efficiency predicted from measured step and allreduce times",
+        json.dump({"title": "Predicted data-parallel scaling (ring allreduce)",
                    "xlabel": "machines", "ylabel": "scaling efficiency (%)", "series": series}, f)
     png = os.path.join(a.out_dir, "mpi-scaling.png")
     subprocess.run([a.hypertrain, "plot", "lines", "--json", chart, "--out", png], check=True, stdout=subprocess.DEVNULL)
