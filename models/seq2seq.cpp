@@ -25,8 +25,13 @@ Seq2Seq::Seq2Seq(const Scope& scope, const Seq2SeqSpec& spec) : spec_(spec) {
   if (spec.residual_from < 2)
     throw std::invalid_argument("model.residual_from must be at least 2 (encoder layer 1 reads the 2H-wide bidirectional layer)");
   if (spec.dropout < 0 || spec.dropout >= 1) throw std::invalid_argument("model.dropout must be in [0, 1)");
-  scope.param("src_embed", {spec.source_vocab, D}, Init::uniform(-0.1, 0.1));
-  scope.param("tgt_embed", {spec.target_vocab, D}, Init::uniform(-0.1, 0.1));
+  // Embeddings start at N(0, 1), as PyTorch's nn.Embedding does. With GNMT's uniform(-0.1, 0.1)
+  // the cells' orthogonal input weights passed the first layer a signal of about 0.05 per unit and
+  // the model learned ten times slower: on one fixed batch of 32 Multi30k pairs (LSTM 128,
+  // embeddings 64, Adam 0.003) 3.85 nats after 200 steps against 0.23 now, and a plain PyTorch
+  // LSTM language model of the same sizes behaved the same way under the same two inits.
+  scope.param("src_embed", {spec.source_vocab, D}, Init::normal(1.0));
+  scope.param("tgt_embed", {spec.target_vocab, D}, Init::normal(1.0));
   auto cell = [&](const Scope& s, i64 input) {
     CellSpec c = spec.cell;
     c.input = input;
