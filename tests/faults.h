@@ -14,6 +14,7 @@ extern char** environ;
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -22,6 +23,7 @@ extern char** environ;
 #include <thread>
 #include <vector>
 
+#include "engine/checkpoint.h"
 #include "engine/rng.h"
 #include "tests/files.h"
 
@@ -103,13 +105,10 @@ struct Child {
   std::string err_path;  // its stderr
 };
 
-// Starts hypertrain with `args` (argv[1]...), `env` ("NAME=value") added to this environment,
-// stdout discarded and stderr written to err_path.
-inline Child spawn_hypertrain(const std::vector<std::string>& args, const std::string& err_path,
-                              const std::vector<std::string>& env = {}) {
-  const std::string bin = hypertrain_binary();
-  std::vector<std::string> argv_s = {bin};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+// Starts `args` (args[0] the executable's path) with `env` ("NAME=value") added to this
+// environment, stdout discarded and stderr written to err_path.
+inline Child spawn(const std::vector<std::string>& args, const std::string& err_path, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv_s = args;
   std::vector<std::string> env_s;  // this environment, with `env` replacing variables of the same name
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;
@@ -132,10 +131,18 @@ inline Child spawn_hypertrain(const std::vector<std::string>& args, const std::s
     if (out < 0 || err < 0) ::_exit(126);
     ::dup2(out, 1);
     ::dup2(err, 2);
-    ::execve(bin.c_str(), argv.data(), envp.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   return c;
+}
+
+// Starts hypertrain with `args` (argv[1]...), as spawn().
+inline Child spawn_hypertrain(const std::vector<std::string>& args, const std::string& err_path,
+                              const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {hypertrain_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return spawn(argv, err_path, env);
 }
 
 struct Finished {
@@ -201,5 +208,22 @@ struct CaptureStderr {
     return s.str();
   }
 };
+
+// Every tensor of two checkpoints bit for bit, and the fields of meta that are not timing.
+inline void check_same_checkpoint(const std::string& a, const std::string& b) {
+  CAPTURE(a);
+  Checkpoint x = load_checkpoint(a), y = load_checkpoint(b);
+  REQUIRE(x.tensors.size() == y.tensors.size());
+  for (std::size_t i = 0; i < x.tensors.size(); ++i) {
+    CAPTURE(x.tensors[i].first);
+    CHECK(x.tensors[i].first == y.tensors[i].first);
+    REQUIRE(x.tensors[i].second.nbytes() == y.tensors[i].second.nbytes());
+    CHECK(std::memcmp(x.tensors[i].second.raw(), y.tensors[i].second.raw(), x.tensors[i].second.nbytes()) == 0);
+  }
+  for (const char* k : {"step", "rng", "best_metric", "best_step", "bad_evals", "window_loss", "window_steps"}) {
+    CAPTURE(k);
+    CHECK(x.meta[k] == y.meta[k]);
+  }
+}
 
 }  // namespace ht::test

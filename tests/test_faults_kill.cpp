@@ -25,23 +25,6 @@ using ht::test::TempDir;
 
 namespace {
 
-// Every tensor bit for bit, and the fields of meta that are not timing.
-void check_same_checkpoint(const std::string& a, const std::string& b) {
-  CAPTURE(a);
-  Checkpoint x = load_checkpoint(a), y = load_checkpoint(b);
-  REQUIRE(x.tensors.size() == y.tensors.size());
-  for (std::size_t i = 0; i < x.tensors.size(); ++i) {
-    CAPTURE(x.tensors[i].first);
-    CHECK(x.tensors[i].first == y.tensors[i].first);
-    REQUIRE(x.tensors[i].second.nbytes() == y.tensors[i].second.nbytes());
-    CHECK(std::memcmp(x.tensors[i].second.raw(), y.tensors[i].second.raw(), x.tensors[i].second.nbytes()) == 0);
-  }
-  for (const char* k : {"step", "rng", "best_metric", "best_step", "bad_evals", "window_loss", "window_steps"}) {
-    CAPTURE(k);
-    CHECK(x.meta[k] == y.meta[k]);
-  }
-}
-
 std::vector<Json> rows_without_timing(const std::string& path) {
   std::vector<Json> rows = read_jsonl(path);
   for (auto& r : rows) r.erase("seconds"), r.erase("images_per_second");
@@ -107,8 +90,8 @@ TEST_CASE("SIGKILL at random moments, once or more mid-checkpoint: the resumed r
     INFO(last.err);
     REQUIRE(last.exit_code == 0);
   }
-  check_same_checkpoint(run + "/checkpoint.bin", ref + "/checkpoint.bin");
-  check_same_checkpoint(run + "/best.bin", ref + "/best.bin");
+  ht::test::check_same_checkpoint(run + "/checkpoint.bin", ref + "/checkpoint.bin");
+  ht::test::check_same_checkpoint(run + "/best.bin", ref + "/best.bin");
   CHECK(rows_without_timing(run + "/metrics.jsonl") == rows_without_timing(ref + "/metrics.jsonl"));
   Json a = read_json_file(run + "/results.json", "results"), b = read_json_file(ref + "/results.json", "results");
   for (const char* k : {"valid_error", "valid_loss", "test_error", "test_loss", "best_step", "steps"}) {

@@ -124,22 +124,6 @@ void spin_until_stopped(double seconds) {
   while (std::chrono::steady_clock::now() < end) check_stop();
 }
 
-// Every tensor of two checkpoints, bit for bit (the timing fields of meta aside).
-void check_same_checkpoint(const std::string& a, const std::string& b) {
-  Checkpoint x = load_checkpoint(a), y = load_checkpoint(b);
-  REQUIRE(x.tensors.size() == y.tensors.size());
-  for (std::size_t i = 0; i < x.tensors.size(); ++i) {
-    CAPTURE(x.tensors[i].first);
-    CHECK(x.tensors[i].first == y.tensors[i].first);
-    REQUIRE(x.tensors[i].second.nbytes() == y.tensors[i].second.nbytes());
-    CHECK(std::memcmp(x.tensors[i].second.raw(), y.tensors[i].second.raw(), x.tensors[i].second.nbytes()) == 0);
-  }
-  for (const char* k : {"step", "rng", "best_metric", "best_step", "bad_evals", "window_loss", "window_steps"}) {
-    CAPTURE(k);
-    CHECK(x.meta[k] == y.meta[k]);
-  }
-}
-
 // The rows of metrics.jsonl without their timing fields.
 std::vector<Json> metric_rows(const std::string& dir) {
   std::vector<Json> rows = read_jsonl(dir + "/metrics.jsonl");
@@ -203,7 +187,7 @@ TEST_CASE("SIGINT, SIGTERM and SIGHUP each stop a run like Ctrl-C: evaluation, c
     auto rest = run_training(blob_config(20), r, ro);
     CHECK(rest.first_step == 7);
     for (std::size_t i = 0; i < rest.losses.size(); ++i) CHECK(rest.losses[i] == ref.losses[7 + i]);  // bit for bit
-    check_same_checkpoint(dir + "/checkpoint.bin", d / "ref/checkpoint.bin");
+    ht::test::check_same_checkpoint(dir + "/checkpoint.bin", d / "ref/checkpoint.bin");
     // The interrupt's extra evaluation at step 7 aside, the rows are the uninterrupted run's; the
     // training loss of the next row (step 10) averages the steps since that extra evaluation.
     std::vector<Json> rows = metric_rows(dir), want = metric_rows(d / "ref");

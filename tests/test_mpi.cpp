@@ -90,37 +90,6 @@ pid_t rank_pid(pid_t launcher, int rank) {
   return found;
 }
 
-// Starts `argv` with stdout discarded, stderr to err_path and `env` added.
-ht::test::Child spawn(const std::vector<std::string>& args, const std::string& err_path, const std::vector<std::string>& env) {
-  std::vector<std::string> env_s;  // this environment, `env` replacing variables of the same name
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
-    bool replaced = false;
-    for (const auto& x : env) replaced |= kv.substr(0, kv.find('=') + 1) == x.substr(0, x.find('=') + 1);
-    if (!replaced) env_s.push_back(kv);
-  }
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<std::string> argv_s = args;
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  ht::test::Child c;
-  c.err_path = err_path;
-  c.pid = ::fork();
-  REQUIRE(c.pid >= 0);
-  if (c.pid == 0) {
-    int out = ::open("/dev/null", O_WRONLY), err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0) ::_exit(126);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  return c;
-}
-
 // `mpirun -np ranks hypertrain args...` (ranks = 0: hypertrain alone, no launcher).
 ht::test::Child start(int ranks, const std::vector<std::string>& args, const std::string& err_path,
                       const std::vector<std::string>& env = {}) {
@@ -133,7 +102,7 @@ ht::test::Child start(int ranks, const std::vector<std::string>& args, const std
   // memory calls of Open MPI's shared-memory transport, which then copies through a buffer.
   std::vector<std::string> all_env = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none"};
   all_env.insert(all_env.end(), env.begin(), env.end());
-  return spawn(argv, err_path, all_env);
+  return ht::test::spawn(argv, err_path, all_env);
 }
 
 // Waits for the job; after `seconds` it kills every process of it and fails: a job must never hang.
