@@ -4,13 +4,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "cli/bench_charlm.h"
-#include "cli/bench_engine.h"
+#include "bench/bench_charlm.h"
+#include "bench/bench_engine.h"
 #include "cli/args.h"
-#include "cli/bench_translate.h"
+#include "bench/bench_translate.h"
 #include "cli/commands.h"
-#include "cli/machine.h"
-#include "cli/mpi_comm.h"
+#include "bench/machine.h"
+#include "train/mpi_comm.h"
 #include "engine/tensor.h"
 
 namespace ht {

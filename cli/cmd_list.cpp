@@ -6,7 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/tasks.h"
+#include "train/tasks.h"
 
 namespace ht {
 

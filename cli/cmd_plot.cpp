@@ -4,12 +4,12 @@
 #include <iostream>
 #include <limits>
 
-#include "cli/charlm_task.h"
+#include "train/charlm_task.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/image_task.h"
-#include "cli/plot.h"
-#include "cli/run_files.h"
+#include "train/image_task.h"
+#include "plot/plot.h"
+#include "train/run_files.h"
 #include "engine/checkpoint.h"
 
 namespace ht {

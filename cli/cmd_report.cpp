@@ -5,8 +5,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_files.h"
-#include "cli/config.h"
+#include "train/run_files.h"
+#include "train/config.h"
 
 namespace ht {
 

@@ -8,8 +8,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_files.h"
-#include "cli/tasks.h"
+#include "train/run_files.h"
+#include "train/tasks.h"
 #include "engine/checkpoint.h"
 #include "engine/parallel.h"
 

@@ -4,12 +4,12 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/machine.h"
-#include "cli/mpi_comm.h"
-#include "cli/run_files.h"
-#include "cli/run_lock.h"
-#include "cli/tasks.h"
-#include "cli/trainer.h"
+#include "bench/machine.h"
+#include "train/mpi_comm.h"
+#include "train/run_files.h"
+#include "train/run_lock.h"
+#include "train/tasks.h"
+#include "train/trainer.h"
 #include "engine/parallel.h"
 
 namespace ht {
@@ -25,7 +25,7 @@ static std::string default_run_dir(const std::string& name) {
 static int train(int argc, char** argv, Comm& comm);
 
 // Order of work: the options, the config (every key checked), the run directory's lock, then the
-// data and the training. Under an MPI launcher (cli/mpi_comm.h) every rank runs this; only rank 0
+// data and the training. Under an MPI launcher (train/mpi_comm.h) every rank runs this; only rank 0
 // reads and writes the run directory (the others get a resumed run's config from it), every rank
 // reads the data. An error on any rank ends the whole job with that rank's message.
 int cmd_train(int argc, char** argv) {

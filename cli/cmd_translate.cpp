@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "cli/run_files.h"
-#include "cli/tasks.h"
-#include "cli/translation_task.h"
+#include "train/run_files.h"
+#include "train/tasks.h"
+#include "train/translation_task.h"
 #include "data/parallel_text.h"
 #include "engine/checkpoint.h"
 #include "engine/parallel.h"

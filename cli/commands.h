@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/charlm_task.h"
-#include "cli/handwriting_task.h"
+#include "train/charlm_task.h"
+#include "train/handwriting_task.h"
 #include "engine/params.h"
 
 namespace ht {

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "cli/charlm_task.h"
+#include "train/charlm_task.h"
 #include "cli/commands.h"
-#include "cli/config.h"
-#include "cli/run_files.h"
-#include "cli/trainer.h"
+#include "train/config.h"
+#include "train/run_files.h"
+#include "train/trainer.h"
 #include "tests/files.h"
 
 using namespace ht;

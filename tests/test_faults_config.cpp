@@ -9,8 +9,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/config.h"
-#include "cli/config_check.h"
+#include "train/config.h"
+#include "train/config_check.h"
 #include "engine/params.h"
 #include "engine/tensor.h"
 #include "tests/faults.h"
@@ -32,7 +32,7 @@ struct Case {
 
 // Each row: a config that must be refused by resolve_config, before anything is loaded.
 const std::vector<Case> kConfigCases = {
-    // the trainer's keys (cli/trainer.cpp, beside trainer_defaults)
+    // the trainer's keys (train/trainer.cpp, beside trainer_defaults)
     {"image", {"train.steps=0"}, {"'train.steps'", "[1, 1000000000]"}},
     {"image", {"train.steps=-1"}, {"'train.steps'", "(= -1)"}},
     {"image", {"train.steps=1000000001"}, {"'train.steps'"}},
@@ -60,7 +60,7 @@ const std::vector<Case> kConfigCases = {
     {"image", {"paper=[1]"}, {"'paper'", "object"}},
     {"image", {"train.stepz=3"}, {"'train.stepz'", "unknown"}},
     {"image", {"nosuchkey"}, {"key=value", "nosuchkey"}},
-    // the image task's keys (cli/image_task.cpp, beside kImageTask)
+    // the image task's keys (train/image_task.cpp, beside kImageTask)
     {"image", {"data=svhn"}, {"'data'", "mnist, fashion-mnist, cifar10"}},
     {"image", {"model.arch=resnet"}, {"'model.arch'"}},
     {"image", {"data=cifar10"}, {"'model.arch'", "cifar10"}},
@@ -81,7 +81,7 @@ const std::vector<Case> kConfigCases = {
     {"image", {"train.eval_batch=0"}, {"'train.eval_batch'"}},
     {"image", {"train.valid_size=0"}, {"'train.valid_size'"}},
     {"image", {"train.augment=\"yes\""}, {"'train.augment'"}},
-    // the character task's keys (cli/charlm_task.cpp, beside kCharLMTask)
+    // the character task's keys (train/charlm_task.cpp, beside kCharLMTask)
     {"charlm", {"data=wiki"}, {"'data'", "ptb, enwik8"}},
     {"charlm", {"model.cell=gru"}, {"'model.cell'", "lstm, hyperrnn, hyperlstm"}},
     {"charlm", {"model.hidden=0"}, {"'model.hidden'"}},
@@ -105,7 +105,7 @@ const std::vector<Case> kConfigCases = {
     {"charlm", {"train.batch=0"}, {"'train.batch'"}},
     {"charlm", {"enwik8_splits=[1,2]"}, {"'enwik8_splits'", "three"}},
     {"charlm", {"enwik8_splits=[90000000,5000000,1]"}, {"'enwik8_splits'"}},
-    // the handwriting task's keys (cli/handwriting_task.cpp, beside kHandwritingTask)
+    // the handwriting task's keys (train/handwriting_task.cpp, beside kHandwritingTask)
     {"handwriting", {"data=mnist"}, {"'data'", "iam_ondb"}},
     {"handwriting", {"min_points=1"}, {"'min_points'"}},
     {"handwriting", {"model.mixtures=0"}, {"'model.mixtures'"}},

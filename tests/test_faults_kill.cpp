@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "cli/config.h"
-#include "cli/run_files.h"
+#include "train/config.h"
+#include "train/run_files.h"
 #include "engine/checkpoint.h"
 #include "tests/faults.h"
 #include "tests/files.h"

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "cli/config.h"
-#include "cli/run_files.h"
-#include "cli/run_lock.h"
-#include "cli/stop_signals.h"
-#include "cli/trainer.h"
+#include "train/config.h"
+#include "train/run_files.h"
+#include "train/run_lock.h"
+#include "train/stop_signals.h"
+#include "train/trainer.h"
 #include "engine/checkpoint.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/config.h"
-#include "cli/handwriting_task.h"
-#include "cli/run_files.h"
-#include "cli/tasks.h"
-#include "cli/trainer.h"
+#include "train/config.h"
+#include "train/handwriting_task.h"
+#include "train/run_files.h"
+#include "train/tasks.h"
+#include "train/trainer.h"
 #include "data/io.h"
 #include "data/strokes.h"
 #include "engine/ops/mdn.h"

@@ -28,8 +28,8 @@
 #include <thread>
 #include <vector>
 
-#include "cli/config.h"
-#include "cli/run_files.h"
+#include "train/config.h"
+#include "train/run_files.h"
 #include "data/io.h"
 #include "engine/checkpoint.h"
 #include "tests/faults.h"

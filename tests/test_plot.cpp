@@ -8,8 +8,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "cli/plot.h"
-#include "cli/png.h"
+#include "plot/plot.h"
+#include "plot/png.h"
 #include "engine/tensor.h"
 
 using namespace ht;

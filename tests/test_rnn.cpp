@@ -11,9 +11,9 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "cli/charlm_task.h"
-#include "cli/config.h"
-#include "cli/trainer.h"
+#include "train/charlm_task.h"
+#include "train/config.h"
+#include "train/trainer.h"
 #include "engine/checkpoint.h"
 #include "engine/ops/shape_ops.h"
 #include "models/recurrent_stack.h"

@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "cli/charlm_task.h"
-#include "cli/config.h"
-#include "cli/handwriting_task.h"
-#include "cli/image_task.h"
-#include "cli/run_files.h"
-#include "cli/tasks.h"
-#include "cli/trainer.h"
+#include "train/charlm_task.h"
+#include "train/config.h"
+#include "train/handwriting_task.h"
+#include "train/image_task.h"
+#include "train/run_files.h"
+#include "train/tasks.h"
+#include "train/trainer.h"
 #include "data/samplers.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"

@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "cli/config.h"
-#include "cli/image_task.h"
-#include "cli/run_files.h"
-#include "cli/trainer.h"
+#include "train/config.h"
+#include "train/image_task.h"
+#include "train/run_files.h"
+#include "train/trainer.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/elementwise.h"
 #include "models/mlp.h"

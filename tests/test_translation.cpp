@@ -11,11 +11,11 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/config.h"
-#include "cli/run_files.h"
-#include "cli/tasks.h"
-#include "cli/trainer.h"
-#include "cli/translation_task.h"
+#include "train/config.h"
+#include "train/run_files.h"
+#include "train/tasks.h"
+#include "train/trainer.h"
+#include "train/translation_task.h"
 #include "data/io.h"
 #include "engine/checkpoint.h"
 #include "engine/optim.h"

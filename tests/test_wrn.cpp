@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "cli/config.h"
-#include "cli/image_task.h"
-#include "cli/trainer.h"
+#include "train/config.h"
+#include "train/image_task.h"
+#include "train/trainer.h"
 #include "engine/checkpoint.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/loss.h"
