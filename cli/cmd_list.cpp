@@ -10,16 +10,20 @@
 
 namespace ht {
 
-// Where configs/ is: --dir, else ./configs, else next to the executable's source tree.
+// Where configs/ is: --dir, else ./configs, else the installed copy (bin/../share/hypertrain/configs,
+// see `cmake --install`), else a configs/ in a directory above the executable (a build tree).
 static std::string find_configs_dir(const std::string& given, const char* argv0) {
   namespace fs = std::filesystem;
   if (!given.empty()) return given;
   if (fs::is_directory("configs")) return "configs";
   std::error_code ec;
   fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (const fs::path installed = exe.parent_path().parent_path() / "share/hypertrain/configs"; !ec && fs::is_directory(installed))
+    return installed.string();
   for (fs::path p = exe.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path())
     if (fs::is_directory(p / "configs")) return (p / "configs").string();
-  throw std::invalid_argument("no configs directory found; pass --dir");
+  throw std::invalid_argument("no configs directory found (looked in ./configs, " + exe.parent_path().parent_path().string() +
+                              "/share/hypertrain/configs and above " + exe.parent_path().string() + "); pass --dir");
 }
 
 int cmd_list(int argc, char** argv) {

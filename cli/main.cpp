@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "ht_version.h"
 
 static void usage() {
   std::fprintf(stderr,
@@ -29,6 +30,7 @@ static void usage() {
                "                                 the encoder-decoder's training step in tokens/s\n"
                "  bench --allreduce [--floats N] [--json FILE]   under mpirun: the gradient sum across ranks\n"
                "  plot lines --json FILE --out PNG   a line chart of series given as JSON\n"
+               "  --version                      the version and the commit this binary was built from\n"
                "run `hypertrain <command> --help` for a command's options\n");
 }
 
@@ -38,6 +40,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("hypertrain %s (commit %s)\n", HT_VERSION, HT_GIT_COMMIT);
+    return 0;
+  }
   try {
     if (cmd == "train") return ht::cmd_train(argc - 1, argv + 1);
     if (cmd == "eval") return ht::cmd_eval(argc - 1, argv + 1);
