@@ -4,11 +4,13 @@
 #pragma once
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +32,29 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
   std::string operator/(const std::string& rel) const { return (path / rel).string(); }
 };
+
+// /tmp/ht_test_<tag>_<pid>, made empty on first use and removed with everything in it when the
+// test executable exits: for runs a test hands to code that outlives one scope.
+inline std::string scratch_root(const std::string& tag) {
+  struct Scratch {
+    std::string path;
+    explicit Scratch(std::string p) : path(std::move(p)) {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      std::filesystem::create_directories(path);
+    }
+    ~Scratch() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static std::vector<std::unique_ptr<Scratch>> roots;
+  const std::string path = (std::filesystem::temp_directory_path() / ("ht_test_" + tag + "_" + std::to_string(::getpid()))).string();
+  for (auto& r : roots)
+    if (r->path == path) return path;
+  roots.push_back(std::make_unique<Scratch>(path));
+  return path;
+}
 
 // Sets (or unsets, for nullopt) an environment variable for the lifetime of the guard.
 struct EnvGuard {

@@ -21,22 +21,7 @@ using ht::test::run_cmd;
 
 namespace {
 
-// A scratch directory for this process, removed when it exits.
-std::string temp_root() {
-  struct Scratch {
-    std::string path = "/tmp/ht_test_charlm_cli_" + std::to_string(::getpid());
-    Scratch() {
-      std::filesystem::remove_all(path);
-      make_dirs(path);
-    }
-    ~Scratch() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  };
-  static const Scratch s;
-  return s.path;
-}
+std::string temp_root() { return ht::test::scratch_root("charlm_cli"); }
 
 // "the cat sat on the mat" and friends, one sentence a line, symbols separated by spaces.
 std::string ptb_chars(int lines, int offset) {
@@ -102,7 +87,7 @@ TEST_CASE("sample continues the prime with the requested number of characters, r
   CHECK(read_text(out2) == a);  // same seed, same text
 
   // a .bin inside the run names the run too; temperature 0 is argmax and needs no seed
-  CHECK(run_cmd(cmd_sample, {"sample", "--checkpoint", run + "/checkpoint.bin", "--prime", "a", "--length", "10",
+  CHECK(run_cmd(cmd_sample, {"sample", "--checkpoint", run + "/checkpoint.safetensors", "--prime", "a", "--length", "10",
                              "--temperature", "0", "--out", out3}) == 0);
   CHECK(read_text(out3).size() == 11);
 
@@ -130,7 +115,7 @@ TEST_CASE("sample refuses what it cannot do, saying why") {
   const std::string image_run = temp_root() + "/image_run";
   make_dirs(image_run);
   write_text_atomic(image_run + "/config.json", config_defaults("image").dump());
-  write_text_atomic(image_run + "/checkpoint.bin", "x");
+  write_text_atomic(image_run + "/checkpoint.safetensors", "x");
   CHECK_THROWS_WITH(run_cmd(cmd_sample, {"sample", "--checkpoint", image_run, "--prime", "a"}), doctest::Contains("'image'"));
 }
 

@@ -19,6 +19,7 @@
 #include "models/recurrent_stack.h"
 #include "models/rnn_cells.h"
 #include "tests/check.h"
+#include "tests/files.h"
 
 using namespace ht;
 using ht::test::check_close;
@@ -77,8 +78,9 @@ Var run_cell(Tape& t, const RnnCell& cell, const ParamStore& ps, const std::vect
   return concat(t, outs, 1);
 }
 
+// DIR/name under this executable's scratch root (removed when it exits), created empty.
 std::string temp_dir(const std::string& name) {
-  std::string d = "/tmp/ht_test_rnn_" + name + "_" + std::to_string(::getpid());
+  const std::string d = ht::test::scratch_root("rnn") + "/" + name;
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
@@ -407,7 +409,7 @@ TEST_CASE("a charlm run resumed from its checkpoint continues exactly, carried s
   REQUIRE(second.losses.size() == 4);
   for (int i = 0; i < 4; ++i) CHECK(second.losses[std::size_t(i)] == whole.losses[std::size_t(4 + i)]);
   // The state matters: a model resumed with a zero state would differ. Check the checkpoint holds it.
-  Checkpoint ck = load_checkpoint(part.run_dir + "/checkpoint.bin");
+  Checkpoint ck = load_checkpoint(part.run_dir + "/checkpoint.safetensors");
   bool has_state = false;
   for (auto& [name, tensor] : ck.tensors) has_state |= name.rfind("task.state.layer0.", 0) == 0;
   CHECK(has_state);

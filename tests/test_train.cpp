@@ -13,6 +13,7 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/elementwise.h"
 #include "models/mlp.h"
+#include "tests/files.h"
 
 using namespace ht;
 
@@ -89,8 +90,9 @@ Json blob_config(i64 steps) {
   return cfg;
 }
 
+// DIR/name under this executable's scratch root (removed when it exits), not created.
 std::string temp_dir(const std::string& name) {
-  std::string d = "/tmp/ht_test_train_" + name + "_" + std::to_string(::getpid());
+  const std::string d = ht::test::scratch_root("train") + "/" + name;
   std::filesystem::remove_all(d);
   return d;
 }

@@ -46,21 +46,7 @@ std::pair<std::string, std::string> corpus_side(int lines, int seed) {
   return {s, t};
 }
 
-std::string temp_root() {
-  struct Scratch {
-    std::string path = "/tmp/ht_test_translation_" + std::to_string(::getpid());
-    Scratch() {
-      std::filesystem::remove_all(path);
-      make_dirs(path);
-    }
-    ~Scratch() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  };
-  static const Scratch s;
-  return s.path;
-}
+std::string temp_root() { return ht::test::scratch_root("translation"); }
 
 std::string data_dir() {
   static const std::string d = [] {
@@ -165,14 +151,14 @@ TEST_CASE("a checkpoint reloads and translates identically") {
   const auto before_beam = task.translate(ps, lines, o);
   o.beam = 1;
   const auto before_greedy = task.translate(ps, lines, o);
-  save_checkpoint(d / "model.bin", param_tensors(ps), {{"step", 5}});
+  save_checkpoint(d / "model.safetensors", param_tensors(ps), {{"step", 5}});
 
   TranslationTask again(cfg, false);  // no corpus: the vocabulary comes from the run directory
   ParamStore ps2;
   again.build(ps2);
   Rng other(99);
   ps2.finalize(other);
-  restore_params(ps2, load_checkpoint(d / "model.bin"));
+  restore_params(ps2, load_checkpoint(d / "model.safetensors"));
   again.open_run_dir(d.path.string(), false);
   CHECK(again.translate(ps2, lines, o) == before_greedy);
   o.beam = 2;
