@@ -14,7 +14,7 @@ namespace ht {
 
 int cmd_eval(int argc, char** argv) {
   cxxopts::Options o("hypertrain eval", "Evaluate a run's best (or latest) checkpoint on a split");
-  o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
+  o.add_options()("checkpoint", "run directory (or a checkpoint file inside one)", cxxopts::value<std::string>())(
       "split", "valid or test (default: test; valid for handwriting, which has no test set)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "data", "data directory", cxxopts::value<std::string>())(
@@ -24,16 +24,7 @@ int cmd_eval(int argc, char** argv) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
-  std::string path = a["checkpoint"].as<std::string>(), dir = path, file;
-  if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
-    dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
-    if (dir.empty()) dir = ".";
-    file = path;
-  } else {
-    file = run_checkpoint(dir);
-  }
-  if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
-  if (!file_exists(file)) throw std::invalid_argument(dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
+  const auto [dir, file] = locate_checkpoint(a["checkpoint"].as<std::string>());
   std::vector<std::string> sets;
   if (a.count("data")) sets.push_back("data_dir=" + Json(a["data"].as<std::string>()).dump());
   if (a.count("beam")) sets.push_back("decode.beam=" + std::to_string(a["beam"].as<int>()));

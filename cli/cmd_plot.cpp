@@ -26,7 +26,7 @@ static int plot_kernels(const std::vector<std::string>& runs, const std::string&
       throw std::invalid_argument("plot kernels needs a run of task image (a conv model); " + dir + " holds a run of task " +
                                   (user.is_object() && user.contains("task") ? user["task"].dump() : std::string("?")));
     Json cfg = resolve_config(user, dir + "/config.json");
-    if (!file_exists(run_checkpoint(dir))) throw std::invalid_argument(dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
+    if (!file_exists(run_checkpoint(dir))) throw std::invalid_argument(dir + " holds no checkpoint yet (no best.safetensors or checkpoint.safetensors)");
     ImageTask task(cfg, false);
     ParamStore ps;
     task.build(ps);
@@ -413,7 +413,7 @@ int cmd_plot(int argc, char** argv) {
       "out", "PNG file (default: kernels.png, curves.png; scaling: DIR/scaling.png)", cxxopts::value<std::string>())(
       "h,help", "this help");
   o.add_options("kernels, curves")("run", "run directory (repeatable)", cxxopts::value<std::vector<std::string>>());
-  o.add_options("scaling")("checkpoint", "run directory of a hyperlstm or hyperrnn charlm run (or a .bin inside one)",
+  o.add_options("scaling")("checkpoint", "run directory of a hyperlstm or hyperrnn charlm run (or a checkpoint file inside one)",
                            cxxopts::value<std::string>())("text", "text file for the model to read", cxxopts::value<std::string>())(
       "max-chars", "read at most this many characters of it (1..2000)", cxxopts::value<long>()->default_value("120"))(
       "gate", "gate whose d_h and d_x are drawn unit by unit: i, g, f or o", cxxopts::value<std::string>()->default_value("g"))(

@@ -27,16 +27,9 @@ const CharCorpus& RecurrentRun::corpus() const {
 RecurrentRun load_recurrent_run(const std::string& path, const std::string& data_dir, const std::string& what,
                              const std::vector<std::string>& tasks, const std::function<void(const RecurrentRun&)>& check) {
   RecurrentRun r;
-  r.dir = path;
-  if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
-    auto slash = path.find_last_of('/');
-    r.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    r.checkpoint = path;
-  }
-  while (r.dir.size() > 1 && r.dir.back() == '/') r.dir.pop_back();
-  if (!file_exists(r.dir + "/config.json")) throw std::invalid_argument(r.dir + " is not a run directory: no config.json");
-  if (r.checkpoint.empty()) r.checkpoint = run_checkpoint(r.dir);
-  if (!file_exists(r.checkpoint)) throw std::invalid_argument(r.dir + " holds no checkpoint yet (no best.bin or checkpoint.bin)");
+  const RunCheckpoint where = locate_checkpoint(path);
+  r.dir = where.dir;
+  r.checkpoint = where.file;
   std::vector<std::string> sets;
   if (!data_dir.empty()) sets.push_back("data_dir=" + Json(data_dir).dump());
   Json user = read_json_file(r.dir + "/config.json", "run config");
@@ -94,7 +87,7 @@ int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
 int cmd_sample(int argc, char** argv) {
   cxxopts::Options o("hypertrain sample",
                      "Continue a prime with a trained character language model, or draw handwriting from a handwriting model");
-  o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
+  o.add_options()("checkpoint", "run directory (or a checkpoint file inside one)", cxxopts::value<std::string>())(
       "prime", "text to start from (every character in the model's vocabulary)", cxxopts::value<std::string>())(
       "length", "characters to generate after the prime (default 500); handwriting: points per sample (default 700)",
       cxxopts::value<long>())("count", "handwriting: how many samples", cxxopts::value<long>()->default_value("4"))(

@@ -51,7 +51,7 @@ static int train(int argc, char** argv, Comm& comm) {
       "threads", "threads (train.threads; 0: every core)", cxxopts::value<int>())(
       "seed", "random seed (train.seed)", cxxopts::value<long>())(
       "data", "data directory (data_dir): the only place data is read from when given", cxxopts::value<std::string>())(
-      "no-final-eval", "end after the last step: no evaluation of best.bin on the final splits, no results.json (benchmarks)")(
+      "no-final-eval", "end after the last step: no evaluation of best.safetensors on the final splits, no results.json (benchmarks)")(
       "quiet", "no progress lines")("h,help", "this help");
   TakenArgs taken = take_option(argc, argv, "--set");  // cxxopts would cut a value at its commas
   auto rest = taken.argv();

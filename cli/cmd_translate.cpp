@@ -16,7 +16,7 @@ namespace ht {
 
 int cmd_translate(int argc, char** argv) {
   cxxopts::Options o("hypertrain translate", "Translate lines with a trained translation run (one output line per input line)");
-  o.add_options()("checkpoint", "run directory (or a .bin file inside one)", cxxopts::value<std::string>())(
+  o.add_options()("checkpoint", "run directory (or a checkpoint file inside one)", cxxopts::value<std::string>())(
       "text", "file to translate, one sentence a line (default: stdin)", cxxopts::value<std::string>())(
       "beam", "beam size (1: greedy; default: the run's decode.beam)", cxxopts::value<int>())(
       "alpha", "length normalisation α (default: the run's decode.alpha)", cxxopts::value<double>())(
@@ -26,14 +26,7 @@ int cmd_translate(int argc, char** argv) {
     std::cout << o.help() << "\n";
     return a.count("help") ? 0 : 2;
   }
-  std::string path = a["checkpoint"].as<std::string>(), dir = path, file;
-  if (path.size() > 4 && path.substr(path.size() - 4) == ".bin") {
-    dir = path.find_last_of('/') == std::string::npos ? "." : path.substr(0, path.find_last_of('/'));
-    file = path;
-  } else {
-    file = run_checkpoint(dir);
-  }
-  if (!file_exists(dir + "/config.json")) throw std::invalid_argument(dir + " is not a run directory: no config.json");
+  const auto [dir, file] = locate_checkpoint(a["checkpoint"].as<std::string>());
   Json cfg = resolve_config(Json::parse(read_text(dir + "/config.json")), dir + "/config.json");
   if (cfg["task"] != "translation")
     throw std::invalid_argument(dir + " is a " + cfg["task"].get<std::string>() + " run; translate needs a translation run");

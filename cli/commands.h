@@ -32,7 +32,7 @@ struct RecurrentRun {
   const RecurrentStack& model() const;
   const CharCorpus& corpus() const;  // charlm runs only
 };
-// `path`: a run directory (its best.bin, else checkpoint.bin) or a .bin file inside one.
+// `path`: a run directory (its best, else its latest checkpoint) or a checkpoint file inside one.
 // data_dir, when not empty, overrides the config's data_dir. Throws naming the directory when it
 // is no run, and naming the task when the run's task is not among `tasks` (`what` names the
 // command). `check`, when given, sees the resolved config before the data is read (and may throw).

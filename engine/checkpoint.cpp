@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <thread>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <stdexcept>
@@ -26,7 +27,11 @@ namespace {
 constexpr char kMagic[8] = {'H', 'T', 'C', 'K', 'P', 'T', '0', '1'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kPreamble = 24;  // magic 8 + version 4 + header length 8 + header crc 4
-constexpr const char* kFormat = "hypertrain-checkpoint";
+constexpr const char* kFormat = "hypertrain-checkpoint";  // the legacy header's format
+constexpr const char* kSafeFormat = "hypertrain-safetensors-1";
+constexpr const char* kHeaderCrcKey = "header_crc32";
+constexpr const char* kDataCrcKey = "data_crc32";
+constexpr const char* kFormatKey = "format";
 
 std::uint32_t crc_update(std::uint32_t crc, const void* data, std::size_t n) {
   auto* p = static_cast<const Bytef*>(data);
@@ -78,43 +83,111 @@ bool parse_dtype(const std::string& s, DType& dt) {
 
 }  // namespace
 
-// ---- save ---------------------------------------------------------------------------------
+// ---- save (safetensors) -------------------------------------------------------------------
+
+namespace {
+
+const char* safe_dtype(DType d) {
+  switch (d) {
+    case DType::F32: return "F32";
+    case DType::F64: return "F64";
+    case DType::I32: return "I32";
+  }
+  return "?";
+}
+
+bool parse_safe_dtype(const std::string& s, DType& dt) {
+  for (DType d : {DType::F32, DType::F64, DType::I32})
+    if (s == safe_dtype(d)) {
+      dt = d;
+      return true;
+    }
+  return false;
+}
+
+bool reserved_meta_key(const std::string& k) { return k == kHeaderCrcKey || k == kDataCrcKey || k == kFormatKey; }
+
+// Where the 8 hex digits of __metadata__.header_crc32 start in the header text: after the first
+// `"header_crc32"`, optional spaces, ':', optional spaces and '"'. npos when absent or malformed.
+// (Inside a JSON string the key would read \"header_crc32\", so a meta value cannot fake it, and
+// the writer puts __metadata__ and this key first.)
+std::size_t header_crc_digits(const std::string& text) {
+  const std::string key = std::string("\"") + kHeaderCrcKey + "\"";
+  std::size_t i = text.find(key);
+  if (i == std::string::npos) return i;
+  i += key.size();
+  auto skip_space = [&] {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+  };
+  skip_space();
+  if (i >= text.size() || text[i] != ':') return std::string::npos;
+  ++i;
+  skip_space();
+  if (i >= text.size() || text[i] != '"') return std::string::npos;
+  ++i;
+  if (i + 9 > text.size() || text[i + 8] != '"') return std::string::npos;
+  return i;
+}
+
+// The header checksum: CRC32 of the header bytes (padding included) with the 8 digits of
+// header_crc32 read as "00000000".
+std::uint32_t header_crc(std::string text, std::size_t digits) {
+  text.replace(digits, 8, "00000000");
+  return crc_update(0, text.data(), text.size());
+}
+
+}  // namespace
 
 void save_checkpoint(const std::string& path, const NamedTensors& tensors, const json& meta) {
   auto fail = [&](const std::string& why) { return std::runtime_error("cannot write checkpoint '" + path + "': " + why); };
+  if (!meta.is_object() && !meta.is_null()) throw std::invalid_argument("checkpoint '" + path + "': meta must be a JSON object");
+
+  // __metadata__ first, and header_crc32 first inside it (see header_crc_digits); every meta
+  // value is stored as its JSON text, since safetensors' metadata holds strings only.
+  nlohmann::ordered_json header;
+  auto& md = header["__metadata__"];
+  md[kHeaderCrcKey] = "00000000";
+  md[kDataCrcKey] = "00000000";
+  md[kFormatKey] = kSafeFormat;
+  if (meta.is_object())
+    for (auto& [k, v] : meta.items()) {
+      if (reserved_meta_key(k)) throw std::invalid_argument("checkpoint '" + path + "': meta key '" + k + "' is reserved");
+      try {
+        md[k] = v.dump();
+      } catch (const json::exception& e) {
+        throw fail("meta '" + k + "' cannot be written as JSON: " + e.what());
+      }
+    }
 
   std::set<std::string> seen;
-  json entries = json::array();
   std::uint64_t pos = 0;
   std::uint32_t data_crc = 0;
   for (auto& [name, t] : tensors) {
     if (name.empty()) throw std::invalid_argument("checkpoint '" + path + "': a tensor has an empty name");
+    if (name == "__metadata__") throw std::invalid_argument("checkpoint '" + path + "': a tensor cannot be named __metadata__");
     if (!seen.insert(name).second) throw std::invalid_argument("checkpoint '" + path + "': tensor '" + name + "' appears twice");
     if (!t.raw() && t.numel() != 0) throw std::invalid_argument("checkpoint '" + path + "': tensor '" + name + "' has no data");
-    std::uint64_t off = round_up64(pos);
-    data_crc = crc_update(data_crc, kZeros, off - pos);
     if (t.nbytes()) data_crc = crc_update(data_crc, t.raw(), t.nbytes());
-    json shape = json::array();
+    nlohmann::ordered_json shape = nlohmann::ordered_json::array();
     for (int d = 0; d < t.ndim(); ++d) shape.push_back(t.dim(d));
-    entries.push_back({{"name", name}, {"dtype", dtype_name(t.dtype())}, {"shape", shape}, {"offset", off}, {"nbytes", t.nbytes()}});
-    pos = off + t.nbytes();
+    header[name] = {{"dtype", safe_dtype(t.dtype())}, {"shape", shape}, {"data_offsets", {pos, pos + t.nbytes()}}};
+    pos += t.nbytes();
   }
-  const std::uint64_t data_bytes = pos;
+  header["__metadata__"][kDataCrcKey] = hex32(data_crc);  // not through md: adding tensors may move it
 
-  json header = {{"format", kFormat}, {"meta", meta}, {"tensors", entries}, {"data_bytes", data_bytes}, {"data_crc32", data_crc}};
   std::string text;
   try {
     text = header.dump();
   } catch (const json::exception& e) {
-    throw fail(std::string("meta cannot be written as JSON: ") + e.what());
+    throw fail(std::string("the header cannot be written as JSON: ") + e.what());
   }
-  text.append(round_up64(kPreamble + text.size()) - kPreamble - text.size(), ' ');
+  text.append(round_up64(8 + text.size()) - 8 - text.size(), ' ');  // the data starts 64-byte aligned
+  const std::size_t digits = header_crc_digits(text);
+  if (digits == std::string::npos) throw std::logic_error("save_checkpoint: header_crc32 not found in the header it wrote");
+  text.replace(digits, 8, hex32(header_crc(text, digits)));
 
-  unsigned char pre[kPreamble];
-  std::memcpy(pre, kMagic, 8);
-  put_le(pre + 8, kVersion, 4);
-  put_le(pre + 12, text.size(), 8);
-  put_le(pre + 20, crc_update(0, text.data(), text.size()), 4);
+  unsigned char pre[8];
+  put_le(pre, text.size(), 8);
 
   const std::string tmp = path + ".tmp";
   File file;
@@ -129,15 +202,9 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors, const
   auto write = [&](const void* p, std::size_t n) {
     if (n && std::fwrite(p, 1, n, file.f) != n) throw failed("short write to '" + tmp + "': " + errno_text(errno));
   };
-  write(pre, kPreamble);
+  write(pre, 8);
   write(text.data(), text.size());
-  pos = 0;
-  for (auto& [name, t] : tensors) {
-    std::uint64_t off = round_up64(pos);
-    write(kZeros, off - pos);
-    write(t.raw(), t.nbytes());
-    pos = off + t.nbytes();
-  }
+  for (auto& [name, t] : tensors) write(t.raw(), t.nbytes());
   if (std::fflush(file.f) != 0) throw failed("flush of '" + tmp + "' failed: " + errno_text(errno));
   if (::fsync(fileno(file.f)) != 0) throw failed("fsync of '" + tmp + "' failed: " + errno_text(errno));
   int rc = std::fclose(file.f);
@@ -162,6 +229,7 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors, const
     ::close(dfd);
   }
 }
+
 
 NonFinite first_nonfinite(const NamedTensors& tensors) {
   for (auto& [name, t] : tensors) {
@@ -231,7 +299,8 @@ template <class Bad> Entry parse_entry(const json& e, std::uint64_t data_bytes, 
 
 }  // namespace
 
-Checkpoint load_checkpoint(const std::string& path) {
+// The version-1 format (checkpoint.bin, before safetensors): still read, never written.
+static Checkpoint load_legacy_bin(const std::string& path) {
   auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + path + "': " + why); };
   File file;
   file.f = std::fopen(path.c_str(), "rb");
@@ -322,6 +391,131 @@ Checkpoint load_checkpoint(const std::string& path) {
   skip_to(data_bytes);
   if (crc_data != data_crc)
     throw bad("data checksum mismatch (stored " + hex32(data_crc) + ", computed " + hex32(crc_data) + "): the file is corrupt");
+  return ck;
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + path + "': " + why); };
+  File file;
+  file.f = std::fopen(path.c_str(), "rb");
+  if (!file.f) throw std::runtime_error("cannot open checkpoint '" + path + "': " + errno_text(errno));
+  struct stat st;
+  if (::fstat(fileno(file.f), &st) != 0) throw bad("cannot stat: " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) throw bad("not a regular file");
+  const std::uint64_t size = std::uint64_t(st.st_size);
+  auto read = [&](void* p, std::size_t n, const char* what) {
+    if (n && std::fread(p, 1, n, file.f) != n) {
+      if (std::ferror(file.f)) throw bad(std::string("read error in the ") + what + ": " + errno_text(errno));
+      throw bad(std::string("truncated while reading the ") + what);
+    }
+  };
+
+  unsigned char pre[8] = {};
+  const std::size_t got = std::fread(pre, 1, 8, file.f);
+  if (got == 8 && std::memcmp(pre, kMagic, 8) == 0) {
+    std::fclose(file.f);
+    file.f = nullptr;
+    return load_legacy_bin(path);
+  }
+  if (got < 8) throw bad("not a safetensors checkpoint, or truncated: " + std::to_string(size) + " bytes, less than its 8-byte header length");
+  const std::uint64_t header_len = get_le(pre, 8);
+  if (header_len < 2 || header_len > size - 8 || header_len > (std::uint64_t(100) << 20))
+    throw bad("not a safetensors checkpoint, or truncated: the header length " + std::to_string(header_len) + " does not fit the file's " +
+              std::to_string(size) + " bytes");
+  std::string text(std::size_t(header_len), '\0');
+  read(text.data(), text.size(), "header");
+  if (text[0] != '{') throw bad("not a safetensors checkpoint (the header does not start with '{')");
+  const std::size_t digits = header_crc_digits(text);
+  if (digits == std::string::npos)
+    throw bad(std::string("no __metadata__.") + kHeaderCrcKey + ": not written by hypertrain, or its header is damaged");
+  const std::string stored = text.substr(digits, 8);
+  const std::uint32_t computed = header_crc(text, digits);
+  if (stored != hex32(computed))
+    throw bad("header checksum mismatch (stored " + stored + ", computed " + hex32(computed) + "): the file is corrupt");
+
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {
+    throw bad(std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object() || !header.contains("__metadata__") || !header["__metadata__"].is_object())
+    throw bad("the header has no __metadata__ object");
+  const json& md = header["__metadata__"];
+  for (auto& [k, v] : md.items())
+    if (!v.is_string()) throw bad("__metadata__ '" + k + "' is not a string");
+  if (!md.contains(kFormatKey) || md[kFormatKey] != kSafeFormat)
+    throw bad("__metadata__ format is " + (md.contains(kFormatKey) ? md[kFormatKey].dump() : std::string("missing")) + "; this build reads '" +
+              kSafeFormat + "'");
+  if (!md.contains(kDataCrcKey) || md[kHeaderCrcKey] != stored) throw bad("__metadata__ has no valid data_crc32 / header_crc32");
+
+  const std::uint64_t data_start = 8 + header_len, data_bytes = size - data_start;
+  std::vector<Entry> entries;
+  for (auto& [name, e] : header.items()) {
+    if (name == "__metadata__") continue;
+    const std::string where = "tensor '" + name + "'";
+    if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
+      throw bad(where + " needs dtype, shape and data_offsets");
+    Entry out;
+    out.name = name;
+    if (!e["dtype"].is_string() || !parse_safe_dtype(e["dtype"].get<std::string>(), out.dtype))
+      throw bad(where + " has dtype " + e["dtype"].dump() + " (this build reads F32, F64 and I32)");
+    const json& sh = e["shape"];
+    if (!sh.is_array() || sh.size() > std::size_t(Shape::kMaxDims)) throw bad(where + " has an invalid shape " + sh.dump());
+    std::uint64_t numel = 1;
+    bool overflow = false;
+    for (const json& d : sh) {
+      if (!d.is_number_integer() || d.get<i64>() < 0) throw bad(where + " has an invalid shape " + sh.dump());
+      out.shape.d[out.shape.nd++] = d.get<i64>();
+      overflow |= __builtin_mul_overflow(numel, std::uint64_t(d.get<i64>()), &numel);
+    }
+    const json& offs = e["data_offsets"];
+    if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned() ||
+        offs[1].get<std::uint64_t>() < offs[0].get<std::uint64_t>())
+      throw bad(where + " has invalid data_offsets " + offs.dump());
+    out.offset = offs[0].get<std::uint64_t>();
+    out.nbytes = offs[1].get<std::uint64_t>() - out.offset;
+    std::uint64_t expect = 0;
+    overflow |= __builtin_mul_overflow(numel, std::uint64_t(dtype_size(out.dtype)), &expect);
+    if (overflow || expect != out.nbytes)
+      throw bad(where + ": shape " + out.shape.str() + " " + safe_dtype(out.dtype) + " does not match its " + std::to_string(out.nbytes) +
+                " bytes");
+    entries.push_back(std::move(out));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.offset < b.offset || (a.offset == b.offset && a.nbytes < b.nbytes); });
+  std::uint64_t pos = 0;
+  for (const Entry& e : entries) {
+    if (e.offset != pos)
+      throw bad("tensor '" + e.name + "' starts at byte " + std::to_string(e.offset) + " of the data, expected " + std::to_string(pos) +
+                " (tensors must cover the data without gaps or overlaps)");
+    pos += e.nbytes;
+  }
+  if (pos > data_bytes)
+    throw bad("truncated: expected " + std::to_string(data_start + pos) + " bytes, found " + std::to_string(size));
+  if (pos < data_bytes)
+    throw bad("size mismatch: expected " + std::to_string(data_start + pos) + " bytes, found " + std::to_string(size) + " (trailing data)");
+
+  Checkpoint ck;
+  ck.path = path;
+  ck.meta = json::object();
+  for (auto& [k, v] : md.items()) {
+    if (reserved_meta_key(k)) continue;
+    try {
+      ck.meta[k] = json::parse(v.get<std::string>());
+    } catch (const json::exception& e) {
+      throw bad("__metadata__ '" + k + "' is not JSON text: " + e.what());
+    }
+  }
+  std::uint32_t crc_data = 0;
+  for (const Entry& e : entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    read(t.raw(), std::size_t(e.nbytes), "data");
+    crc_data = crc_update(crc_data, t.raw(), std::size_t(e.nbytes));
+    ck.tensors.emplace_back(e.name, std::move(t));
+  }
+  if (hex32(crc_data) != md[kDataCrcKey].get<std::string>())
+    throw bad("data checksum mismatch (stored " + md[kDataCrcKey].get<std::string>() + ", computed " + hex32(crc_data) +
+              "): the file is corrupt");
   return ck;
 }
 

@@ -1,16 +1,21 @@
-// Checkpoints: named tensors plus the caller's JSON (step, RNG state, config) in one file.
+// Checkpoints: named tensors plus the caller's JSON (step, RNG state, config) in one file, in the
+// safetensors layout (https://github.com/huggingface/safetensors), so PyTorch, JAX and NumPy read
+// it directly:
 //
-//   offset 0   "HTCKPT01"                 8-byte magic
-//          8   uint32 version (1)         little-endian
-//         12   uint64 header length H
-//         20   uint32 CRC32 of the header bytes (zlib)
-//         24   header: UTF-8 JSON, space-padded so the data blob starts 64-byte aligned
-//   24 + H     data blob: tensors at 64-byte aligned offsets, zero padding between them
+//   offset 0   uint64 little-endian header length N
+//          8   header: UTF-8 JSON, space-padded so the data starts 64-byte aligned
+//      8 + N   data: every tensor's little-endian bytes, back to back in the order saved
 //
-// header = {"format":"hypertrain-checkpoint","meta":{...},
-//           "tensors":[{"name","dtype","shape","offset","nbytes"}...],"data_bytes":N,"data_crc32":C}
+// header = {"__metadata__": {"header_crc32": "8 hex digits", "data_crc32": "8 hex digits",
+//                            "format": "hypertrain-safetensors-1", <meta key>: "<its JSON text>", ...},
+//           <name>: {"dtype": "F32"|"F64"|"I32", "shape": [...], "data_offsets": [begin, end]}, ...}
+// data_crc32 is the CRC32 (zlib's) of all data bytes; header_crc32 the CRC32 of the N header bytes
+// with its own 8 digits read as "00000000". Metadata values are strings (safetensors' rule), so each
+// meta value is stored as its JSON text and parsed back on load.
 // Saving writes path + ".tmp", fsyncs it and renames it over path, so a crash never leaves half a
-// checkpoint. Loading verifies magic, version, size and both checksums; every error names the file.
+// checkpoint. Loading verifies the size, the layout (tensors cover the data without gaps) and both
+// checksums; every error names the file. The earlier format (magic "HTCKPT01", checkpoint.bin)
+// is still read, never written.
 #pragma once
 #include <string>
 #include <utility>

@@ -4,6 +4,7 @@
 set -euo pipefail
 PACKAGES=(g++ cmake make libopenblas-dev libtbb-dev nlohmann-json3-dev libcxxopts-dev doctest-dev zlib1g-dev libpng-dev
           libopenmpi-dev openmpi-bin
+          python3-numpy
           dataset-fashion-mnist)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "engine/checkpoint.h"
 #include "engine/optim.h"
 #include "tests/check.h"
+#include "tests/files.h"
 
 using namespace ht;
 using nlohmann::json;
@@ -71,10 +73,30 @@ ParamStore make_model(const std::vector<std::pair<std::string, Shape>>& params, 
   return ps;
 }
 
+// Where the data starts: after the 8-byte header length and the header.
 std::uint64_t data_start(const std::string& bytes) {
   std::uint64_t h = 0;
-  for (int i = 0; i < 8; ++i) h |= std::uint64_t((unsigned char)bytes[std::size_t(12 + i)]) << (8 * i);
-  return 24 + h;
+  for (int i = 0; i < 8; ++i) h |= std::uint64_t((unsigned char)bytes[std::size_t(i)]) << (8 * i);
+  return 8 + h;
+}
+
+std::string le_bytes(std::uint64_t v, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += char((v >> (8 * i)) & 0xff);
+  return out;
+}
+
+// A checkpoint in the format hypertrain wrote before safetensors (checkpoint.bin, "HTCKPT01"),
+// built here byte by byte since nothing writes it any more.
+std::string legacy_bin(const std::vector<float>& w, const json& meta) {
+  std::string data(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float));
+  const auto crc = [](const std::string& b) { return std::uint32_t(::crc32(0, reinterpret_cast<const Bytef*>(b.data()), uInt(b.size()))); };
+  json header = {{"format", "hypertrain-checkpoint"}, {"meta", meta},
+                 {"tensors", json::array({{{"name", "param.w"}, {"dtype", "f32"}, {"shape", {w.size()}}, {"offset", 0}, {"nbytes", data.size()}}})},
+                 {"data_bytes", data.size()}, {"data_crc32", crc(data)}};
+  std::string text = header.dump();
+  text.append(round_up64(24 + text.size()) - 24 - text.size(), ' ');
+  return "HTCKPT01" + le_bytes(1, 4) + le_bytes(text.size(), 8) + le_bytes(crc(text), 4) + text + data;
 }
 
 }  // namespace
@@ -113,28 +135,85 @@ TEST_CASE("a checkpoint round-trips bit for bit: values, shapes, dtypes, meta, R
   for (int i = 0; i < 5; ++i) CHECK(resumed.next_u64() == next[std::size_t(i)]);
 }
 
-TEST_CASE("the file layout: magic, version, aligned blob and tensors, sizes in the header") {
+TEST_CASE("the file layout is safetensors: header length, JSON header with __metadata__ first, contiguous data") {
   TmpPath path("layout");
-  save_checkpoint(path, sample_tensors(), {{"step", 1}});
+  save_checkpoint(path, sample_tensors(), {{"step", 1}, {"name", "run"}});
   std::string bytes = read_all(path);
-  REQUIRE(bytes.size() > 24);
-  CHECK(bytes.substr(0, 8) == "HTCKPT01");
-  CHECK(bytes[8] == 1);
-  CHECK(bytes[9] == 0);
-  std::uint64_t start = data_start(bytes);
+  REQUIRE(bytes.size() > 8);
+  const std::uint64_t start = data_start(bytes);
   CHECK(start % 64 == 0);
-  json header = json::parse(bytes.substr(24, start - 24));
-  CHECK(header["format"] == "hypertrain-checkpoint");
-  CHECK(header["meta"]["step"] == 1);
-  CHECK(bytes.size() == start + header["data_bytes"].get<std::uint64_t>());
-  for (auto& e : header["tensors"]) {
-    CHECK(e["offset"].get<std::uint64_t>() % 64 == 0);
-    if (e["name"] == "param.w") {
-      CHECK(e["dtype"] == "f32");
-      CHECK(e["shape"] == json({2, 3}));
-      CHECK(e["nbytes"] == 24);
+  const std::string text = bytes.substr(8, start - 8);
+  CHECK(text.rfind("{\"__metadata__\":{\"header_crc32\":\"", 0) == 0);
+  json header = json::parse(text);
+  const json& md = header["__metadata__"];
+  for (auto& [k, v] : md.items()) CHECK_MESSAGE(v.is_string(), k);  // safetensors' rule
+  CHECK(md["format"] == "hypertrain-safetensors-1");
+  CHECK(md["step"] == "1");
+  CHECK(md["name"] == "\"run\"");
+  CHECK(md["data_crc32"].get<std::string>().size() == 8);
+  std::uint64_t end = 0;
+  for (auto& [name, t] : sample_tensors()) {  // in the order saved, back to back
+    INFO(name);
+    const json& e = header.at(name);
+    CHECK(e["data_offsets"] == json({end, end + t.nbytes()}));
+    end += t.nbytes();
+  }
+  CHECK(header["param.w"]["dtype"] == "F32");
+  CHECK(header["param.w"]["shape"] == json({2, 3}));
+  CHECK(header["tokens"]["dtype"] == "I32");
+  CHECK(header["param.b"]["dtype"] == "F64");
+  CHECK(bytes.size() == start + end);
+}
+
+TEST_CASE("a second reader, Python with NumPy only, reads every tensor and the metadata and checks both CRC32s") {
+  ht::test::TempDir d;
+  const std::string file = d / "model.safetensors", out = d / "read.json";
+  const NamedTensors tensors = sample_tensors();
+  save_checkpoint(file, tensors, {{"step", 42}, {"rng", {"1", "2", "3", "4"}}});
+  // Debian's interpreter, which has python3-numpy (a python3 earlier on PATH, e.g. pyenv's, may not).
+  const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const std::string cmd = python + " scripts/read_safetensors.py " + file + " --json " + out + " > " + d / "log" + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  INFO(cmd << "\n" << read_all(d / "log"));
+  REQUIRE_MESSAGE(rc == 0, "python3 with NumPy (Debian python3-numpy, installed by scripts/deps.sh) must read the checkpoint");
+  const json got = json::parse(read_all(out));
+  CHECK(got["metadata"]["step"] == "42");
+  CHECK(json::parse(got["metadata"]["rng"].get<std::string>()) == json({"1", "2", "3", "4"}));
+  REQUIRE(got["tensors"].size() == tensors.size());
+  for (auto& [name, t] : tensors) {
+    INFO(name);
+    const json& e = got["tensors"].at(name);
+    json shape = json::array();
+    for (int k = 0; k < t.ndim(); ++k) shape.push_back(t.dim(k));
+    CHECK(e["shape"] == shape);
+    CHECK(e["dtype"] == (t.dtype() == DType::F32 ? "float32" : t.dtype() == DType::F64 ? "float64" : "int32"));
+    REQUIRE(e["values"].size() == std::size_t(t.numel()));
+    for (i64 i = 0; i < t.numel(); ++i) {
+      const json& v = e["values"][std::size_t(i)];
+      if (t.dtype() == DType::I32) CHECK(v.get<std::int64_t>() == t.data<std::int32_t>()[i]);
+      else if (t.dtype() == DType::F32) CHECK(float(v.get<double>()) == t.data<float>()[i]);
+      else CHECK(v.get<double>() == t.data<double>()[i]);
     }
   }
+  // The second reader refuses a flipped data byte too: the checksums are independent of our code.
+  std::string bytes = read_all(file);
+  bytes[std::size_t(data_start(bytes) + 3)] ^= 0x20;
+  write_all(file, bytes);
+  CHECK(std::system((python + " scripts/read_safetensors.py " + file + " > /dev/null 2>&1").c_str()) != 0);
+}
+
+TEST_CASE("a checkpoint in the earlier format (HTCKPT01, checkpoint.bin) is still read") {
+  TmpPath path("legacy");
+  write_all(path, legacy_bin({1.5f, -2.0f, 3.25f}, {{"step", 9}}));
+  const Checkpoint ck = load_checkpoint(path);
+  CHECK(ck.meta["step"] == 9);
+  REQUIRE(ck.tensors.size() == 1);
+  CHECK(ck.tensors[0].first == "param.w");
+  CHECK(ck.tensors[0].second.at(2) == 3.25);
+  std::string bytes = read_all(path);
+  bytes.back() ^= 0x01;
+  write_all(path, bytes);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
 }
 
 TEST_CASE("saving over an existing checkpoint replaces it and leaves no .tmp") {
@@ -166,9 +245,12 @@ TEST_CASE("a flipped byte in the data or the header is refused as a checksum mis
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
 
   bad = good;
-  bad[30] ^= 0x01;  // inside the header JSON
+  const std::size_t shape_at = good.find("\"shape\":[2,3]");  // param.w's entry in the header
+  REQUIRE(shape_at != std::string::npos);
+  bad[shape_at + 11] ^= 0x01;  // 3 -> 2
   write_all(path, bad);
-  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("header checksum mismatch"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.path.c_str()), std::runtime_error);
 }
 
 TEST_CASE("a truncated checkpoint is refused with the expected and found sizes") {
@@ -187,19 +269,19 @@ TEST_CASE("a truncated checkpoint is refused with the expected and found sizes")
 
 TEST_CASE("a file that is not a checkpoint is refused as such") {
   TmpPath path("notckpt");
-  for (std::string content : {std::string("{\"step\": 3}\n"), std::string(), std::string("HTCK"), std::string(200, 'z')}) {
+  for (std::string content : {std::string("{\"step\": 3}\n"), std::string(), std::string("HTCK"), std::string(200, 'z'),
+                              le_bytes(4, 8) + "[1] "}) {
     write_all(path, content);
-    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("not a hypertrain checkpoint"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("not a safetensors checkpoint"), std::runtime_error);
   }
 }
 
-TEST_CASE("an unsupported version is refused naming the version") {
-  TmpPath path("version");
-  save_checkpoint(path, sample_tensors(), {});
-  std::string bytes = read_all(path);
-  bytes[8] = 7;
-  write_all(path, bytes);
-  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("version 7"), std::runtime_error);
+TEST_CASE("a safetensors file without hypertrain's checksums, or of another format, is refused naming what is missing") {
+  TmpPath path("foreign");
+  const std::string header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+  write_all(path, le_bytes(header.size(), 8) + header + std::string(4, '\0'));
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("no __metadata__.header_crc32"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.path.c_str()), std::runtime_error);
 }
 
 TEST_CASE("a missing file, or an unwritable destination, is an error naming the path") {

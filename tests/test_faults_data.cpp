@@ -90,7 +90,7 @@ void train_quietly(const Json& user, const std::string& dir) {
 
 // Sets one parameter of both checkpoints of a run to NaN.
 void poison_run(const std::string& dir) {
-  for (const std::string f : {"/best.bin", "/checkpoint.bin"}) {
+  for (const std::string f : {"/best.safetensors", "/checkpoint.safetensors"}) {
     Checkpoint ck = load_checkpoint(dir + f);
     for (auto& [name, t] : ck.tensors)
       if (name.rfind("param.", 0) == 0) {
@@ -247,9 +247,9 @@ TEST_CASE("eval and sample refuse NaN weights and lengths without bound, naming 
   }, {"--length must be in [1, 100000]"});
 
   poison_run(lm);
-  expect_refused("eval on NaN weights", [&] { run_cmd(cmd_eval, {"eval", "--checkpoint", lm}); }, {lm + "/best.bin", "tensor 'param.", "not finite"});
+  expect_refused("eval on NaN weights", [&] { run_cmd(cmd_eval, {"eval", "--checkpoint", lm}); }, {lm + "/best.safetensors", "tensor 'param.", "not finite"});
   expect_refused("sample from NaN weights", [&] { run_cmd(cmd_sample, {"sample", "--checkpoint", lm, "--prime", "the"}); },
-                 {lm + "/best.bin", "not finite"});
+                 {lm + "/best.safetensors", "not finite"});
 }
 
 TEST_CASE("report, plot and eval name the run, file or task they cannot use") {

@@ -43,7 +43,7 @@ TEST_CASE("SIGKILL at random moments, once or more mid-checkpoint: the resumed r
   // kill delays (a sanitizer build starts far slower than a Release one).
   const auto t0 = std::chrono::steady_clock::now();
   auto ref_child = ht::test::spawn_hypertrain({"train", "--config", cfg, "--out", ref, "--data", data, "--quiet"}, d / "ref.err");
-  REQUIRE(ht::test::wait_for([&] { return file_exists(ref + "/checkpoint.bin"); }, 120));
+  REQUIRE(ht::test::wait_for([&] { return file_exists(ref + "/checkpoint.safetensors"); }, 120));
   const int first_ms = int(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   auto reference = ht::test::wait_child(ref_child);
   INFO(reference.err);
@@ -71,10 +71,10 @@ TEST_CASE("SIGKILL at random moments, once or more mid-checkpoint: the resumed r
       break;
     }
     ++kills;
-    if (file_exists(run + "/checkpoint.bin.tmp") || file_exists(run + "/best.bin.tmp")) ++mid_write;
-    if (!file_exists(run + "/checkpoint.bin")) ++before_checkpoint;
+    if (file_exists(run + "/checkpoint.safetensors.tmp") || file_exists(run + "/best.safetensors.tmp")) ++mid_write;
+    if (!file_exists(run + "/checkpoint.safetensors")) ++before_checkpoint;
     // Whatever the moment, the checkpoints on disk are whole and finite.
-    for (const char* name : {"/checkpoint.bin", "/best.bin"})
+    for (const char* name : {"/checkpoint.safetensors", "/best.safetensors"})
       if (file_exists(run + name)) {
         Checkpoint ck = load_checkpoint(run + name);
         CHECK(first_nonfinite(ck.tensors).name.empty());
@@ -90,8 +90,8 @@ TEST_CASE("SIGKILL at random moments, once or more mid-checkpoint: the resumed r
     INFO(last.err);
     REQUIRE(last.exit_code == 0);
   }
-  ht::test::check_same_checkpoint(run + "/checkpoint.bin", ref + "/checkpoint.bin");
-  ht::test::check_same_checkpoint(run + "/best.bin", ref + "/best.bin");
+  ht::test::check_same_checkpoint(run + "/checkpoint.safetensors", ref + "/checkpoint.safetensors");
+  ht::test::check_same_checkpoint(run + "/best.safetensors", ref + "/best.safetensors");
   CHECK(rows_without_timing(run + "/metrics.jsonl") == rows_without_timing(ref + "/metrics.jsonl"));
   Json a = read_json_file(run + "/results.json", "results"), b = read_json_file(ref + "/results.json", "results");
   for (const char* k : {"valid_error", "valid_loss", "test_error", "test_loss", "best_step", "steps"}) {

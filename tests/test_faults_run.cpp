@@ -177,7 +177,7 @@ TEST_CASE("SIGINT, SIGTERM and SIGHUP each stop a run like Ctrl-C: evaluation, c
     CHECK(s.interrupted);
     CHECK(s.signal == sig);
     CHECK(s.last_step == 7);
-    CHECK(load_checkpoint(dir + "/checkpoint.bin").meta["step"] == 7);
+    CHECK(load_checkpoint(dir + "/checkpoint.safetensors").meta["step"] == 7);
     CHECK(read_jsonl(dir + "/metrics.jsonl").back()["step"] == 7);  // the interrupt's evaluation
     CHECK(err.text().find("interrupted by " + Stopped::signal_name(sig) + " at step 7; checkpoint saved; continue with: hypertrain train --resume " +
                           dir) != std::string::npos);
@@ -187,7 +187,7 @@ TEST_CASE("SIGINT, SIGTERM and SIGHUP each stop a run like Ctrl-C: evaluation, c
     auto rest = run_training(blob_config(20), r, ro);
     CHECK(rest.first_step == 7);
     for (std::size_t i = 0; i < rest.losses.size(); ++i) CHECK(rest.losses[i] == ref.losses[7 + i]);  // bit for bit
-    ht::test::check_same_checkpoint(dir + "/checkpoint.bin", d / "ref/checkpoint.bin");
+    ht::test::check_same_checkpoint(dir + "/checkpoint.safetensors", d / "ref/checkpoint.safetensors");
     // The interrupt's extra evaluation at step 7 aside, the rows are the uninterrupted run's; the
     // training loss of the next row (step 10) averages the steps since that extra evaluation.
     std::vector<Json> rows = metric_rows(dir), want = metric_rows(d / "ref");
@@ -222,9 +222,9 @@ TEST_CASE("a second signal during the interrupt's evaluation drops it, saves the
   CHECK(seconds < 10);
   CHECK(s.interrupted);
   CHECK(s.signal == SIGTERM);
-  CHECK(load_checkpoint(dir + "/checkpoint.bin").meta["step"] == 8);  // saved though checkpoint_every is 50
+  CHECK(load_checkpoint(dir + "/checkpoint.safetensors").meta["step"] == 8);  // saved though checkpoint_every is 50
   CHECK(read_jsonl(dir + "/metrics.jsonl").back()["step"] == 5);      // the dropped evaluation wrote no row
-  CHECK_FALSE(file_exists(dir + "/checkpoint.bin.tmp"));
+  CHECK_FALSE(file_exists(dir + "/checkpoint.safetensors.tmp"));
 
   // Two signals during a periodic evaluation: the same (the evaluation dropped, a checkpoint saved).
   FaultTask p;
@@ -240,7 +240,7 @@ TEST_CASE("a second signal during the interrupt's evaluation drops it, saves the
   err2.restore();
   CHECK(s2.interrupted);
   CHECK(s2.signal == SIGINT);
-  CHECK(load_checkpoint(d / "periodic/checkpoint.bin").meta["step"] == 10);
+  CHECK(load_checkpoint(d / "periodic/checkpoint.safetensors").meta["step"] == 10);
   CHECK(read_jsonl(d / "periodic/metrics.jsonl").back()["step"] == 5);
 }
 
@@ -296,7 +296,7 @@ TEST_CASE("the real binary: each signal saves, prints the hint and exits 128 + i
     CHECK(f.err.find("data: mnist from " + data + "/mnist") != std::string::npos);
     CHECK(f.err.find("interrupted by " + name + " at step ") != std::string::npos);
     CHECK(f.err.find("continue with: hypertrain train --resume " + dir) != std::string::npos);
-    const Checkpoint ck = load_checkpoint(dir + "/checkpoint.bin");
+    const Checkpoint ck = load_checkpoint(dir + "/checkpoint.safetensors");
     CHECK(ck.meta["step"].get<i64>() > 0);
     CHECK(read_json_file(dir + "/config.json", "run config")["data_dir"] == data);
     if (sig == SIGINT) {  // the run goes on from its checkpoint to a new end
@@ -320,13 +320,13 @@ TEST_CASE("a NaN loss stops the run naming the step and a checkpoint that is goo
     if (step == 7) ps.value(ps.size() - 1).data<float>()[0] = std::nanf("");
   };
   expect_refused("a NaN training loss", [&] { run_training(blob_config(20), t, options(dir)); },
-                 {"the training loss is nan at step 7", "the last good checkpoint is " + dir + "/checkpoint.bin (step 5, written from finite parameters)"});
-  const Checkpoint ck = load_checkpoint(dir + "/checkpoint.bin");
+                 {"the training loss is nan at step 7", "the last good checkpoint is " + dir + "/checkpoint.safetensors (step 5, written from finite parameters)"});
+  const Checkpoint ck = load_checkpoint(dir + "/checkpoint.safetensors");
   CHECK(ck.meta["step"] == 5);
   CHECK(first_nonfinite(ck.tensors).name.empty());
 }
 
-TEST_CASE("parameters that blow up after a finite loss: no checkpoint and no best.bin is written from them") {
+TEST_CASE("parameters that blow up after a finite loss: no checkpoint and no best.safetensors is written from them") {
   TempDir d;
   // The loss of step 9 is finite; a weight becomes infinite after the forward, so the backward and
   // the update make the parameters NaN (a blow-up). The evaluation at step 10 is not finite: the
@@ -339,9 +339,9 @@ TEST_CASE("parameters that blow up after a finite loss: no checkpoint and no bes
     t.after_forward = blow_up;
     const std::string dir = d / "eval";
     expect_refused("a non-finite validation", [&] { run_training(blob_config(20), t, options(dir)); },
-                   {"the validation loss is", "at step 10", dir + "/checkpoint.bin (step 5"});
-    CHECK(load_checkpoint(dir + "/checkpoint.bin").meta["step"] == 5);
-    CHECK(load_checkpoint(dir + "/best.bin").meta["step"] == 5);
+                   {"the validation loss is", "at step 10", dir + "/checkpoint.safetensors (step 5"});
+    CHECK(load_checkpoint(dir + "/checkpoint.safetensors").meta["step"] == 5);
+    CHECK(load_checkpoint(dir + "/best.safetensors").meta["step"] == 5);
     for (const auto& row : read_jsonl(dir + "/metrics.jsonl")) CHECK(row["valid_loss"].is_number());
   }
   {  // no evaluation at step 10: the checkpoint itself refuses the state
@@ -349,11 +349,11 @@ TEST_CASE("parameters that blow up after a finite loss: no checkpoint and no bes
     t.after_forward = blow_up;
     const std::string dir = d / "save";
     expect_refused("a checkpoint of non-finite state", [&] { run_training(blob_config(20, 100, 5), t, options(dir)); },
-                   {"tensor 'param.", "after step 10", dir + "/checkpoint.bin (step 5"});
-    const Checkpoint ck = load_checkpoint(dir + "/checkpoint.bin");
+                   {"tensor 'param.", "after step 10", dir + "/checkpoint.safetensors (step 5"});
+    const Checkpoint ck = load_checkpoint(dir + "/checkpoint.safetensors");
     CHECK(ck.meta["step"] == 5);
     CHECK(first_nonfinite(ck.tensors).name.empty());
-    CHECK_FALSE(file_exists(dir + "/checkpoint.bin.tmp"));
+    CHECK_FALSE(file_exists(dir + "/checkpoint.safetensors.tmp"));
   }
 }
 

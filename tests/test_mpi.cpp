@@ -219,7 +219,7 @@ TEST_CASE("MNIST hyper ConvNet: 2 ranks end with the parameters of 1 process on 
   auto two = run(2, {"train", "--config", cfg, "--out", d / "two", "--data", data, "--quiet"}, d / "two.err");
   INFO(two.err);
   REQUIRE(two.exit_code == 0);
-  check_close(d / "two/checkpoint.bin", d / "one/checkpoint.bin");
+  check_close(d / "two/checkpoint.safetensors", d / "one/checkpoint.safetensors");
   // The evaluation is split across the ranks and summed: the same error counts.
   auto r1 = read_jsonl(d / "one/metrics.jsonl"), r2 = read_jsonl(d / "two/metrics.jsonl");
   REQUIRE(r1.size() == r2.size());
@@ -257,8 +257,8 @@ TEST_CASE("HyperLSTM: 2 ranks = 1 process; a 2-rank checkpoint resumes on 1; SIG
   }
 
   SUBCASE("2 ranks and 1 process: parameters, optimizer state and the carried state of the 4 streams") {
-    check_close(d / "two/checkpoint.bin", d / "one/checkpoint.bin");
-    Checkpoint ck = load_checkpoint(d / "two/checkpoint.bin");
+    check_close(d / "two/checkpoint.safetensors", d / "one/checkpoint.safetensors");
+    Checkpoint ck = load_checkpoint(d / "two/checkpoint.safetensors");
     const Tensor* h = ck.find("task.state.layer0.0");
     REQUIRE(h != nullptr);
     CHECK(h->shape()[0] == 4);  // the global batch's streams, whatever the number of ranks
@@ -266,34 +266,34 @@ TEST_CASE("HyperLSTM: 2 ranks = 1 process; a 2-rank checkpoint resumes on 1; SIG
 
   SUBCASE("a checkpoint written by 2 ranks resumes on 1 process and on 2, matching the 2-rank run") {
     train(2, half, d / "half");
-    CHECK(checkpoint_step(d / "half/checkpoint.bin") == 4);
+    CHECK(checkpoint_step(d / "half/checkpoint.safetensors") == 4);
     std::filesystem::copy(d / "half", d / "half2", std::filesystem::copy_options::recursive);
     resume(0, d / "half", "8");
-    check_close(d / "half/checkpoint.bin", d / "two/checkpoint.bin");
+    check_close(d / "half/checkpoint.safetensors", d / "two/checkpoint.safetensors");
     resume(2, d / "half2", "8");
-    check_close(d / "half2/checkpoint.bin", d / "two/checkpoint.bin", true);  // the same ranks: the same sums
+    check_close(d / "half2/checkpoint.safetensors", d / "two/checkpoint.safetensors", true);  // the same ranks: the same sums
   }
 
   SUBCASE("every process of a 2-rank job SIGKILLed after its first checkpoint: the resumed job matches") {
     // Each save pauses 300 ms, so the job is still running when it is killed.
     auto job = start(2, {"train", "--config", cfg, "--out", d / "killed", "--data", data, "--quiet"}, d / "killed.err",
                      {"HYPERTRAIN_TEST_SLOW_CHECKPOINT_MS=300"});
-    REQUIRE(ht::test::wait_for([&] { return file_exists(d / "killed/checkpoint.bin"); }, 120));
+    REQUIRE(ht::test::wait_for([&] { return file_exists(d / "killed/checkpoint.safetensors"); }, 120));
     for (pid_t p : descendants(job.pid)) ::kill(p, SIGKILL);
     ::kill(job.pid, SIGKILL);
     auto f = finish(job);
     CHECK(f.signal == SIGKILL);
-    const i64 at = checkpoint_step(d / "killed/checkpoint.bin");
-    MESSAGE("killed with checkpoint.bin at step " << at);
+    const i64 at = checkpoint_step(d / "killed/checkpoint.safetensors");
+    MESSAGE("killed with checkpoint.safetensors at step " << at);
     CHECK(at < 8);
     resume(2, d / "killed", "8");
-    check_close(d / "killed/checkpoint.bin", d / "two/checkpoint.bin", true);
+    check_close(d / "killed/checkpoint.safetensors", d / "two/checkpoint.safetensors", true);
   }
 
   SUBCASE("SIGTERM to rank 1 alone: both ranks stop at one step, rank 0 writes one checkpoint, the resumed job matches") {
     auto job = start(2, {"train", "--config", cfg, "--out", d / "term", "--data", data}, d / "term.err",
                      {"HYPERTRAIN_TEST_SLOW_CHECKPOINT_MS=300"});
-    REQUIRE(ht::test::wait_for([&] { return file_exists(d / "term/checkpoint.bin"); }, 120));
+    REQUIRE(ht::test::wait_for([&] { return file_exists(d / "term/checkpoint.safetensors"); }, 120));
     const pid_t r1 = rank_pid(job.pid, 1);
     REQUIRE(r1 > 0);
     ::kill(r1, SIGTERM);
@@ -301,12 +301,12 @@ TEST_CASE("HyperLSTM: 2 ranks = 1 process; a 2-rank checkpoint resumes on 1; SIG
     INFO(f.err);
     CHECK(f.exit_code != 0);  // a job stopped by a signal is not a finished job
     CHECK(f.err.find("interrupted by SIGTERM") != std::string::npos);
-    const i64 at = checkpoint_step(d / "term/checkpoint.bin");
+    const i64 at = checkpoint_step(d / "term/checkpoint.safetensors");
     MESSAGE("stopped by SIGTERM at step " << at);
     CHECK(at < 8);
     CHECK(!file_exists(d / "term/results.json"));
     resume(2, d / "term", "8");
-    check_close(d / "term/checkpoint.bin", d / "two/checkpoint.bin", true);
+    check_close(d / "term/checkpoint.safetensors", d / "two/checkpoint.safetensors", true);
   }
 }
 

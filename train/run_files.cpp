@@ -85,7 +85,35 @@ void make_dirs(const std::string& path) {
 }
 
 std::string run_checkpoint(const std::string& dir) {
-  return file_exists(dir + "/best.bin") ? dir + "/best.bin" : dir + "/checkpoint.bin";
+  for (const char* name : {kBestCheckpoint, kLatestCheckpoint, "best.bin", "checkpoint.bin"})
+    if (file_exists(dir + "/" + name)) return dir + "/" + name;
+  return dir + "/" + kBestCheckpoint;
+}
+
+std::string resume_checkpoint(const std::string& dir) {
+  for (const char* name : {kLatestCheckpoint, "checkpoint.bin"})
+    if (file_exists(dir + "/" + name)) return dir + "/" + name;
+  return "";
+}
+
+static bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+RunCheckpoint locate_checkpoint(const std::string& path) {
+  RunCheckpoint r{path, ""};
+  if (ends_with(path, ".safetensors") || ends_with(path, ".bin")) {
+    const auto slash = path.find_last_of('/');
+    r.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    r.file = path;
+  }
+  while (r.dir.size() > 1 && r.dir.back() == '/') r.dir.pop_back();
+  if (!file_exists(r.dir + "/config.json")) throw std::invalid_argument(r.dir + " is not a run directory: no config.json");
+  if (r.file.empty()) r.file = run_checkpoint(r.dir);
+  if (!file_exists(r.file))
+    throw std::invalid_argument(r.file == path ? "no checkpoint file " + path
+                                               : r.dir + " holds no checkpoint yet (no " + kBestCheckpoint + " or " + kLatestCheckpoint + ")");
+  return r;
 }
 
 }  // namespace ht

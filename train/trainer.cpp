@@ -161,8 +161,8 @@ class Trainer {
     return v[0];
   }
 
-  std::string ckpt_path() const { return dir_ + "/checkpoint.bin"; }
-  std::string best_path() const { return dir_ + "/best.bin"; }
+  std::string ckpt_path() const { return dir_ + "/" + kLatestCheckpoint; }
+  std::string best_path() const { return dir_ + "/" + kBestCheckpoint; }
   std::string metrics_path() const { return dir_ + "/metrics.jsonl"; }
   std::string metric_key() const { return "valid_" + metric_.name; }
   double step_items() const { return double(sampler_->items_per_step()); }
@@ -175,7 +175,7 @@ class Trainer {
     if (comm_.root()) {
       make_dirs(dir_);
       lock_ = opt_.lock ? opt_.lock : std::make_shared<const RunLock>(dir_);
-      if (!opt_.resume && file_exists(ckpt_path()))
+      if (!opt_.resume && !resume_checkpoint(dir_).empty())
         throw std::invalid_argument("run directory " + dir_ + " already holds a run; continue it with --resume " + dir_ +
                                     " or choose another --out");
       remove_tmp_files(dir_);  // under the lock, a .tmp is what a killed writer left
@@ -245,13 +245,15 @@ class Trainer {
     }
   }
 
-  // The state of checkpoint.bin; a run stopped before its first checkpoint starts again from step 0.
+  // The state of checkpoint.safetensors (or of an older run's checkpoint.bin, whose best.bin then
+  // becomes best.safetensors); a run stopped before its first checkpoint starts again from step 0.
   //
   // Rank 0 alone reads the file; the other ranks get the parameters, the optimizer's state and the
   // meta from it. The carried state is stored for the global batch (streams in global order, see
   // save()), so each rank takes its own streams' rows: a checkpoint written by N ranks resumes on M.
   void resume() {
-    if (!root_says(comm_, comm_.root() && file_exists(ckpt_path()))) {
+    const std::string from = comm_.root() ? resume_checkpoint(dir_) : std::string();
+    if (!root_says(comm_, comm_.root() && !from.empty())) {
       if (comm_.root()) write_text_atomic(metrics_path(), "");
       if (!opt_.quiet && comm_.root())
         std::fprintf(stderr, "%s holds no checkpoint yet: starting from step 0\n", dir_.c_str());
@@ -260,7 +262,11 @@ class Trainer {
     Checkpoint ck;
     const NamedTensors optim = prefixed(optimizer_->state(), "optim."), carried = global_carried_state();
     if (comm_.root()) {
-      ck = load_checkpoint(ckpt_path());
+      ck = load_checkpoint(from);
+      if (from != ckpt_path() && file_exists(dir_ + "/best.bin") && !file_exists(best_path())) {
+        const Checkpoint best = load_checkpoint(dir_ + "/best.bin");
+        save_checkpoint(best_path(), best.tensors, best.meta);
+      }
       restore_params(ps_, ck);
       restore_tensors(optim, ck);
       restore_tensors(carried, ck);
@@ -277,7 +283,7 @@ class Trainer {
     step_ = ck.meta.at("step").get<i64>();
     last_saved_step_ = step_;
     if (total_steps_ < step_)
-      throw std::invalid_argument("config key 'train.steps' (= " + std::to_string(total_steps_) + ") is below the step of " + ckpt_path() +
+      throw std::invalid_argument("config key 'train.steps' (= " + std::to_string(total_steps_) + ") is below the step of " + from +
                                   " (" + std::to_string(step_) + "); give --steps " + std::to_string(step_) + " or more");
     rng_from_json(rng_, ck.meta.at("rng"));
     if (!ck.meta.at("best_metric").is_null()) best_ = ck.meta.at("best_metric").get<double>();
@@ -437,7 +443,7 @@ class Trainer {
     // resumed run averages the same steps as an uninterrupted one.
     Json meta = {{"step", step_}, {"rng", rng_to_json(rng_)}, {"best_metric", std::isfinite(best_) ? Json(best_) : Json()},
                  {"best_step", best_step_}, {"bad_evals", bad_evals_}, {"train_seconds", train_seconds_}, {"name", cfg_["name"]},
-                 {"window_loss", window_loss_}, {"window_steps", window_steps_}};
+                 {"window_loss", window_loss_}, {"window_steps", window_steps_}, {"config", cfg_}};
     save_checkpoint(path, state, meta);
     if (path == ckpt_path()) last_saved_step_ = step_;
   }
@@ -482,7 +488,7 @@ class Trainer {
     }
   }
 
-  // The final numbers of best.bin on the task's final splits, results.json, the task's pictures.
+  // The final numbers of best.safetensors on the task's final splits, results.json, the task's pictures.
   void final_evaluation() {
     if (comm_.root()) restore_params(ps_, load_checkpoint(best_path()));
     for (auto& [name, t] : param_tensors(ps_)) comm_.broadcast(t.raw(), t.nbytes());
@@ -551,7 +557,7 @@ class Trainer {
   std::shared_ptr<const RunLock> lock_;  // held for the run's life (root)
   int agreed_first_signal_ = 0;
   i64 step_ = 0, best_step_ = -1, bad_evals_ = 0;
-  i64 last_saved_step_ = -1;  // the step of checkpoint.bin (-1: none yet)
+  i64 last_saved_step_ = -1;  // the step of checkpoint.safetensors (-1: none yet)
   double best_, train_seconds_ = 0;
   double window_loss_ = 0, window_t0_ = 0, last_print_ = 0;
   i64 window_steps_ = 0, window_start_ = 0;

@@ -5,7 +5,7 @@
 // Metric says), checkpoints (latest and best on validation) written atomically and only from
 // finite state, exact resume, progress on stderr, the NaN stop (naming the last good checkpoint),
 // the run directory's lock (run_lock.h) and the stop signals (stop_signals.h: SIGINT, SIGTERM,
-// SIGHUP). A run directory holds config.json, metrics.jsonl, checkpoint.bin, best.bin,
+// SIGHUP). A run directory holds config.json, metrics.jsonl, checkpoint.safetensors, best.safetensors,
 // results.json, curves.png and train.lock.
 //
 // Processes training together meet at one seam, the Comm: the sampler takes this rank's shard,
@@ -32,10 +32,10 @@ void check_trainer_config(const ConfigCheck& c);
 
 struct TrainOptions {
   std::string run_dir;
-  bool resume = false;           // continue from run_dir/checkpoint.bin
+  bool resume = false;           // continue from run_dir/checkpoint.safetensors (or an older run's checkpoint.bin)
   bool quiet = false;            // no progress lines
   double progress_seconds = 2;   // at most one progress line per this many seconds
-  bool final_eval = true;        // evaluate best.bin on the final splits at the end
+  bool final_eval = true;        // evaluate best.safetensors on the final splits at the end
   // The run directory's lock when the caller took it already (cmd_train does, before the data
   // loads, so a second run on the directory fails at once); otherwise the trainer takes it.
   std::shared_ptr<const RunLock> lock;
