@@ -246,6 +246,17 @@ TEST_CASE("eval and sample refuse NaN weights and lengths without bound, naming 
     run_cmd(cmd_sample, {"sample", "--checkpoint", d / "hw", "--length", "100000000", "--out", d / "s.png"});
   }, {"--length must be in [1, 100000]"});
 
+  {  // a flipped byte in the best checkpoint: eval and sample refuse it, naming the file
+    const std::string best = lm + "/best.safetensors";
+    std::string bytes = ht::test::read_bytes(best);
+    const std::string good = bytes;
+    bytes[bytes.size() - 7] ^= 0x04;
+    write_plain(best, bytes);
+    expect_refused("eval of a flipped byte", [&] { run_cmd(cmd_eval, {"eval", "--checkpoint", lm}); }, {best, "data checksum mismatch"});
+    expect_refused("sample from a flipped byte", [&] { run_cmd(cmd_sample, {"sample", "--checkpoint", lm, "--prime", "the"}); },
+                   {best, "checksum"});
+    write_plain(best, good);
+  }
   poison_run(lm);
   expect_refused("eval on NaN weights", [&] { run_cmd(cmd_eval, {"eval", "--checkpoint", lm}); }, {lm + "/best.safetensors", "tensor 'param.", "not finite"});
   expect_refused("sample from NaN weights", [&] { run_cmd(cmd_sample, {"sample", "--checkpoint", lm, "--prime", "the"}); },
@@ -305,5 +316,5 @@ TEST_CASE("report, plot and eval name the run, file or task they cannot use") {
 
 TEST_CASE("bad inputs tried by this suite") {
   MESSAGE("test_faults_data tried " << ht::test::bad_inputs_tried() << " bad inputs");
-  CHECK(ht::test::bad_inputs_tried() == 29);  // the README's count (What a run promises) adds this
+  CHECK(ht::test::bad_inputs_tried() == 31);  // the README's count (What a run promises) adds this
 }
