@@ -144,39 +144,7 @@ const Glyph& glyph_of(unsigned char ch) {
   return kFont[ch - 32];
 }
 
-std::uint8_t lerp8(std::uint8_t a, std::uint8_t b, double t) {
-  return std::uint8_t(std::lround(a + (double(b) - a) * t));
-}
-
-Rgb ramp(const Rgb* stops, int n, double v) {
-  // v in [0, 1] over n evenly spaced stops
-  double p = v * (n - 1);
-  int i = std::min(n - 2, std::max(0, int(std::floor(p))));
-  return mix(stops[i], stops[i + 1], p - i);
-}
-
 }  // namespace
-
-Rgb mix(Rgb a, Rgb b, double t) {
-  t = std::clamp(t, 0.0, 1.0);
-  return {lerp8(a.r, b.r, t), lerp8(a.g, b.g, t), lerp8(a.b, b.b, t)};
-}
-
-Rgb diverging_color(double v) {
-  if (std::isnan(v)) return {160, 160, 160};
-  v = std::clamp(v, -1.0, 1.0);
-  // deep blue, light blue, white, light red, deep red
-  static constexpr Rgb stops[5] = {{30, 80, 165}, {140, 190, 225}, {255, 255, 255}, {240, 160, 125}, {180, 25, 40}};
-  return ramp(stops, 5, (v + 1.0) / 2.0);
-}
-
-Rgb sequential_color(double v) {
-  if (std::isnan(v)) return {160, 160, 160};
-  v = std::clamp(v, 0.0, 1.0);
-  // dark purple, blue, teal, green, yellow
-  static constexpr Rgb stops[5] = {{68, 2, 85}, {58, 82, 140}, {32, 145, 140}, {94, 200, 98}, {252, 230, 36}};
-  return ramp(stops, 5, v);
-}
 
 Canvas::Canvas(int w, int h, Rgb background) : w_(w), h_(h) {
   if (w <= 0 || h <= 0 || w > 32768 || h > 32768)

@@ -7,20 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "plot/figure.h"  // Rgb and the colour maps
+
 namespace ht {
-
-struct Rgb {
-  std::uint8_t r = 0, g = 0, b = 0;
-  bool operator==(const Rgb&) const = default;
-};
-
-// Blue (v = -1) through white (v = 0) to red (v = +1); v is clamped to [-1, 1], NaN gives grey.
-Rgb diverging_color(double v);
-// A perceptual dark-purple -> blue -> green -> yellow ramp (viridis-like, from a few interpolated
-// stops) for v in [0, 1], clamped; lightness increases with v. NaN gives grey.
-Rgb sequential_color(double v);
-// Linear interpolation between two colours, t in [0, 1].
-Rgb mix(Rgb a, Rgb b, double t);
 
 class Canvas {
  public:
