@@ -1,5 +1,5 @@
 // hypertrain sample: text from a trained character language model, continuing a prime, or pen
-// strokes from a handwriting model, drawn to a PNG.
+// strokes from a handwriting model, drawn to a picture (.png, .svg, .pdf).
 #include <cxxopts.hpp>
 #include <algorithm>
 #include <cmath>
@@ -12,6 +12,7 @@
 #include "train/tasks.h"
 #include "engine/checkpoint.h"
 #include "engine/parallel.h"
+#include "plot/plot.h"
 
 namespace ht {
 
@@ -75,7 +76,7 @@ int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
   if (!(bias >= 0) || !std::isfinite(bias))
     throw std::invalid_argument("--bias must be >= 0 (0: the model's own distribution), got " + (std::ostringstream() << bias).str());
   const std::string out = a.count("out") ? a["out"].as<std::string>() : run.dir + "/sample.png";
-  if (out.size() < 4 || out.substr(out.size() - 4) != ".png") throw std::invalid_argument("--out must name a .png file, got '" + out + "'");
+  figure_format(out);  // a bad extension fails before any sampling
   Rng rng(std::uint64_t(a["seed"].as<long>()));
   std::vector<std::string> titles;
   std::vector<std::vector<StrokePoint>> seqs;
@@ -83,7 +84,7 @@ int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
     titles.push_back("sample " + std::to_string(k + 1) + ", " + std::to_string(length) + " points, bias " + (std::ostringstream() << bias).str());
     seqs.push_back(handwriting_sample(run.model(), *run.ps, length, bias, rng));
   }
-  write_strokes_png(out, titles, seqs);
+  plot_strokes(out, titles, seqs);
   std::cout << "wrote " << out << ": " << count << " handwriting samples of " << length << " points from " << run.checkpoint << " (step "
             << run.step << "), bias " << bias << "\n";
   return 0;
@@ -102,7 +103,8 @@ int cmd_sample(int argc, char** argv) {
       cxxopts::value<double>()->default_value("0"))(
       "temperature", "softmax temperature (0: always the most likely character)",
       cxxopts::value<double>()->default_value("1.0"))("seed", "random seed", cxxopts::value<long>()->default_value("1"))(
-      "out", "write the text to FILE (default: standard output); handwriting: a PNG (default DIR/sample.png)",
+      "out", "write the text to FILE (default: standard output); handwriting: the picture, .png, .svg or .pdf by the "
+      "extension (default DIR/sample.png)",
       cxxopts::value<std::string>())(
       "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))("h,help", "this help");

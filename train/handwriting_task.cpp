@@ -8,7 +8,6 @@
 #include "train/charlm_task.h"
 #include "train/config_check.h"
 #include "train/stop_signals.h"
-#include "plot/png.h"
 #include "plot/plot.h"
 #include "train/tasks.h"
 #include "engine/ops/mdn.h"
@@ -151,46 +150,6 @@ std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l) {
   return out;
 }
 
-void write_strokes_png(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs) {
-  if (titles.size() != seqs.size()) throw std::invalid_argument("write_strokes_png: one title per sequence");
-  struct Box { double x0 = 0, x1 = 0, y0 = 0, y1 = 0; };
-  std::vector<Box> boxes;
-  double wmax = 1e-9, hmax = 1e-9;
-  for (const auto& s : seqs) {
-    Box b;
-    double x = 0, y = 0;
-    for (const auto& p : s) {
-      x += p[0], y += p[1];
-      b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
-    }
-    wmax = std::max(wmax, b.x1 - b.x0), hmax = std::max(hmax, b.y1 - b.y0);
-    boxes.push_back(b);
-  }
-  const int width = 1400, margin = 16, title_h = Canvas::kLineHeight * 2;
-  const double scale = std::min((width - 2 * margin) / wmax, 160.0 / hmax);
-  int height = margin;
-  for (const auto& b : boxes) height += title_h + int(std::ceil((b.y1 - b.y0) * scale)) + margin;
-  Canvas c(width, std::max(height, 2 * margin), Rgb{255, 255, 255});
-  int top = margin;
-  const Rgb ink{20, 40, 110};
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
-    c.text(margin, top, titles[i], Rgb{60, 60, 60}, 2);
-    top += title_h;
-    const Box& b = boxes[i];
-    double x = 0, y = 0;
-    bool pen_down = false;  // the point after a lift starts a new stroke
-    for (const auto& p : seqs[i]) {
-      double nx = x + p[0], ny = y + p[1];
-      if (pen_down)
-        c.line(margin + (x - b.x0) * scale, top + (y - b.y0) * scale, margin + (nx - b.x0) * scale, top + (ny - b.y0) * scale, ink, 2);
-      x = nx, y = ny;
-      pen_down = p[2] < 0.5f;
-    }
-    top += int(std::ceil((b.y1 - b.y0) * scale)) + margin;
-  }
-  c.write_png(path);
-}
-
 std::string HandwritingTask::describe() const {
   return model_ ? model_->describe() + ", mixture density output (" + std::to_string(mdn_components(model_->spec().outputs)) +
                       " bivariate Gaussians + pen)"
@@ -214,7 +173,7 @@ void HandwritingTask::after_training(const ParamStore& ps, const std::string& ru
       titles.push_back("sample, 700 points, bias " + std::to_string(int(bias)));
       seqs.push_back(handwriting_sample(*model_, ps, 700, bias, rng));
     }
-  write_strokes_png(run_dir + "/samples.png", titles, seqs);
+  plot_strokes(run_dir + "/samples.png", titles, seqs);
 }
 
 // Every key the handwriting task reads; the model is built once (shapes only).

@@ -69,8 +69,6 @@ std::vector<StrokePoint> handwriting_sample(const RecurrentStack& model, const P
 // The points of a line of the data set.
 std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l);
 
-// A PNG with one row per sequence: its title above, the pen path below (the running sum of the
-// offsets, a stroke broken where the pen lifts), every row at the same scale.
-void write_strokes_png(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs);
+// The pictures of samples are drawn by plot_strokes (plot/plot.h).
 
 }  // namespace ht
