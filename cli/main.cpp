@@ -16,6 +16,8 @@ static void usage() {
                "  list [--json]                  every config: paper figure and our parameter count\n"
                "  sample --checkpoint DIR --prime TEXT [--length N] [--temperature T] [--seed S] [--out FILE]\n"
                "                                 text from a character language model, continuing TEXT\n"
+               "  sample --checkpoint DIR [--count N] [--out FILE.svg] [--strokes FILE.json|FILE.npy]\n"
+               "                                 handwriting samples: a picture and their pen offsets\n"
                "  plot kernels --run DIR [--run DIR] --out FILE   the paper's Figure 2 from trained runs\n"
                "  plot scaling --checkpoint DIR --text FILE [--out FILE] [--max-chars N]\n"
                "                                 a hyper cell's scaling vectors d_h, d_x while it reads FILE\n"

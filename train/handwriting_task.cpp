@@ -1,6 +1,9 @@
 #include "train/handwriting_task.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <limits>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -8,6 +11,7 @@
 #include "train/charlm_task.h"
 #include "train/config_check.h"
 #include "train/stop_signals.h"
+#include "train/run_files.h"
 #include "plot/plot.h"
 #include "train/tasks.h"
 #include "engine/ops/mdn.h"
@@ -148,6 +152,55 @@ std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l) {
   for (i64 i = 0; i < l.count; ++i)
     for (int c = 0; c < 3; ++c) out[std::size_t(i)][std::size_t(c)] = d.points[std::size_t(3 * (l.first + i) + c)];
   return out;
+}
+
+namespace {
+
+// NumPy format 1.0: magic, version, header length (little-endian uint16), a Python dict literal
+// padded with spaces and ended by '\n' so the data starts at a multiple of 64 bytes.
+std::string npy_header(const std::string& descr, const std::vector<i64>& shape) {
+  std::string dims;
+  for (i64 d : shape) dims += std::to_string(d) + ", ";
+  if (!dims.empty()) dims.pop_back();              // "2, 5, 3," ...
+  if (shape.size() > 1) dims.pop_back();           // ... "2, 5, 3"; one dim keeps "(n,)"
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  while ((10 + dict.size() + 1) % 64) dict += ' ';
+  dict += '\n';
+  std::string h = "\x93NUMPY";
+  h += char(1), h += char(0), h += char(dict.size() & 0xff), h += char(dict.size() >> 8);
+  return h + dict;
+}
+
+}  // namespace
+
+void write_strokes(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs,
+                   double scale) {
+  if (titles.size() != seqs.size()) throw std::invalid_argument("write_strokes: one title per sequence");
+  const std::string ext = path.size() >= 5 ? path.substr(path.size() - 5) : "";
+  const bool json = ext == ".json", npy = path.size() >= 4 && path.substr(path.size() - 4) == ".npy";
+  if (!json && !npy) throw std::invalid_argument("cannot write strokes to " + path + ": the file name must end in .json or .npy");
+  auto value = [&](const StrokePoint& p, int c) { return c == 2 ? p[2] : float(p[std::size_t(c)] * scale); };
+  if (json) {
+    Json out = Json::array();
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      Json pts = Json::array();
+      for (const auto& p : seqs[i]) pts.push_back({value(p, 0), value(p, 1), value(p, 2)});
+      out.push_back({{"title", titles[i]}, {"points", std::move(pts)}});
+    }
+    write_text_atomic(path, out.dump() + "\n");
+    return;
+  }
+  std::size_t T = 0;
+  for (const auto& s : seqs) T = std::max(T, s.size());
+  std::string bytes = npy_header("<f4", {i64(seqs.size()), i64(T), 3});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& s : seqs)
+    for (std::size_t t = 0; t < T; ++t)
+      for (int c = 0; c < 3; ++c) {
+        const std::uint32_t u = std::bit_cast<std::uint32_t>(t < s.size() ? value(s[t], c) : nan);
+        for (int k = 0; k < 4; ++k) bytes += char((u >> (8 * k)) & 0xff);  // little-endian on any machine
+      }
+  write_text_atomic(path, bytes);
 }
 
 std::string HandwritingTask::describe() const {

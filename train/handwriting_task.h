@@ -71,4 +71,16 @@ std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l);
 
 // The pictures of samples are drawn by plot_strokes (plot/plot.h).
 
+// The raw numbers of `seqs` (points in the model's units, StrokeData::points) written to path,
+// the format by its extension; dx and dy are multiplied by `scale` (StrokeData::scale), giving
+// the data's own units: whiteboard coordinates, the offsets of ../shared/data/iam_ondb's
+// points.i16le.gz as floats. pen_up is 1 on the last point of a stroke (the pen lifts after it),
+// else 0, as that file's eos.
+//   .json: a list with one object per sequence, {"title": titles[i], "points": [[dx, dy, pen_up], ...]}
+//   .npy:  NumPy format 1.0, little-endian float32, shape [sequences, T, 3] with T the longest
+//          sequence's length; the rows after a shorter sequence's end are NaN.
+// Anything else throws std::invalid_argument naming the path. Written atomically.
+void write_strokes(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs,
+                   double scale);
+
 }  // namespace ht
