@@ -242,6 +242,7 @@ int cmd_plot(int argc, char** argv) {
     return a.count("help") ? 0 : 2;
   }
   std::string what = a["what"].as<std::string>();
+  if (a.count("out")) figure_format(a["out"].as<std::string>());  // a bad extension fails before any work
   if (what == "kernels") {
     if (!a.count("run")) throw std::invalid_argument("plot kernels needs at least one --run DIR");
     return plot_kernels(a["run"].as<std::vector<std::string>>(), a.count("out") ? a["out"].as<std::string>() : "kernels.png");
