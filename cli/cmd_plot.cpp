@@ -46,193 +46,6 @@ static int plot_kernels(const std::vector<std::string>& runs, const std::string&
   return 0;
 }
 
-// ---- plot scaling: the hyper cell's scaling vectors d_h(t), d_x(t) under a text (paper §4.4) ----
-
-namespace {
-
-
-// One heat map (rows x cols, row-major) or one line chart over the same columns (time).
-struct ScalingPanel {
-  std::string caption, ylabel;
-  bool heat = true;
-  int rows = 0;                   // heat: rows of v
-  std::vector<double> v;          // heat: [rows, cols]
-  std::vector<Series> series;     // lines: y per column (non-finite breaks the line)
-};
-
-void text_right(Canvas& cv, int right, int y, const std::string& s, Rgb c, int scale) {
-  cv.text(right - cv.text_width(s, scale), y, s, c, scale);
-}
-
-// Ticks of [lo, hi] that lie inside it, with their labels; at least the two ends.
-std::vector<std::pair<double, std::string>> inside_ticks(double lo, double hi, int target) {
-  std::vector<std::pair<double, std::string>> out;
-  if (!(lo < hi)) return {{lo, format_tick(lo, std::abs(lo) > 0 ? std::abs(lo) / 100 : 1.0)}};
-  auto t = nice_ticks(lo, hi, std::max(2, target));
-  double step = t.size() > 1 ? t[1] - t[0] : hi - lo;
-  for (double v : t)
-    if (v >= lo - 1e-9 * std::abs(step) && v <= hi + 1e-9 * std::abs(step)) out.push_back({v, format_tick(v, step)});
-  if (out.size() < 2) out = {{lo, format_tick(lo, (hi - lo) / 10)}, {hi, format_tick(hi, (hi - lo) / 10)}};
-  return out;
-}
-
-// Panels stacked vertically over shared columns, one character written under every column of
-// every panel; heat maps get a colour bar each (sequential map from the panel's minimum to its
-// maximum), line charts a legend.
-void draw_scaling_figure(const std::string& path, const std::string& title, const std::string& footer,
-                         const std::vector<std::string>& chars, const std::vector<bool>& faint,
-                         const std::vector<ScalingPanel>& panels) {
-  const int T = int(chars.size());
-  const int S = 2;  // text scale of titles, captions and ticks
-  Canvas probe(1, 1, kWhite);
-  const int cw = std::clamp(1100 / std::max(1, T), 6, 16);
-  const int cscale = cw >= 13 ? 2 : 1;
-  const int char_h = probe.text_height("X", cscale);
-  const int cap_h = probe.text_height("X", S);
-  const int line_h = 170, margin = 20, bar_w = 14;
-  const int grid_w = T * cw;
-
-  // per panel: row height, value range and tick labels
-  struct Layout {
-    int ch = 0, h = 0;
-    double lo = 0, hi = 0;
-    bool any = false;
-    std::vector<std::pair<double, std::string>> ticks;
-  };
-  std::vector<Layout> L(panels.size());
-  int tick_w = 0, bar_label_w = 0;
-  for (std::size_t p = 0; p < panels.size(); ++p) {
-    const auto& P = panels[p];
-    auto& l = L[p];
-    l.lo = std::numeric_limits<double>::infinity(), l.hi = -l.lo;
-    auto see = [&](double v) {
-      if (std::isfinite(v)) l.lo = std::min(l.lo, v), l.hi = std::max(l.hi, v), l.any = true;
-    };
-    if (P.heat) {
-      for (double v : P.v) see(v);
-      l.ch = std::clamp(256 / std::max(1, P.rows), 3, 16);
-      l.h = P.rows * l.ch;
-      if (l.any) l.ticks = inside_ticks(l.lo, l.hi, l.h / 30);
-      for (auto& [v, s] : l.ticks) bar_label_w = std::max(bar_label_w, probe.text_width(s, S));
-      // row ticks: unit indices
-      int step = int(std::max(1.0, nice_step(double(P.rows - 1), std::max(2, l.h / 40))));
-      tick_w = std::max(tick_w, probe.text_width(std::to_string((P.rows - 1) / step * step), S));
-    } else {
-      for (auto& s : P.series)
-        for (double v : s.y) see(v);
-      l.h = line_h;
-      if (l.any) {
-        if (l.lo == l.hi) l.lo -= l.lo != 0 ? std::abs(l.lo) * 0.1 : 1.0, l.hi += l.hi != 0 ? std::abs(l.hi) * 0.1 : 1.0;
-        auto t = nice_ticks(l.lo, l.hi, 4);
-        double step = t.size() > 1 ? t[1] - t[0] : 1.0;
-        l.lo = t.front(), l.hi = t.back();
-        for (double v : t) l.ticks.push_back({v, format_tick(v, step)});
-      }
-      for (auto& [v, s] : l.ticks) tick_w = std::max(tick_w, probe.text_width(s, S));
-    }
-  }
-
-  const int ylab_w = cap_h + 10;
-  const int gx = margin + ylab_w + tick_w + 10;
-  const int bar_x = gx + grid_w + 16;
-  int W = bar_x + bar_w + 8 + bar_label_w + margin;
-  W = std::max(W, probe.text_width(title, S) + 2 * margin);
-  W = std::max(W, probe.text_width(footer, 1) + 2 * margin);
-  for (auto& P : panels) {
-    int legend = 0;
-    for (auto& s : P.series) legend += 22 + probe.text_width(s.label, S) + 12;
-    W = std::max(W, gx + probe.text_width(P.caption, S) + 24 + legend + margin);
-  }
-  const int title_h = probe.text_height(title, S) + 16;
-  int H = margin + title_h;
-  for (auto& l : L) H += cap_h + 8 + l.h + 5 + char_h + 20;
-  H += probe.text_height(footer, 1) + margin;
-  Canvas cv(W, H, kWhite);
-  cv.text(W / 2 - cv.text_width(title, S) / 2, margin, title, kText, S);
-
-  int y = margin + title_h;
-  for (std::size_t p = 0; p < panels.size(); ++p) {
-    const auto& P = panels[p];
-    const auto& l = L[p];
-    cv.text(gx, y, P.caption, kText, S);
-    if (!P.heat) {  // legend after the caption
-      int lx = gx + cv.text_width(P.caption, S) + 24;
-      for (std::size_t k = 0; k < P.series.size(); ++k) {
-        if (P.series[k].label.empty()) continue;
-        cv.fill_rect(lx, y + cap_h / 2 - 3, lx + 15, y + cap_h / 2, series_color(int(k)));
-        cv.text(lx + 20, y, P.series[k].label, kText, S);
-        lx += 22 + cv.text_width(P.series[k].label, S) + 12;
-      }
-    }
-    const int gy = y + cap_h + 8;
-    if (!P.ylabel.empty())
-      cv.text_vertical(margin, gy + l.h / 2 - cv.text_width(P.ylabel, S) / 2, P.ylabel, kText, S);
-    if (!l.any) {
-      cv.rect(gx - 1, gy - 1, gx + grid_w, gy + l.h, kFaint);
-      cv.text(gx + 8, gy + 8, "no data", kFaint, S);
-    } else if (P.heat) {
-      const int cols = T;
-      for (int r = 0; r < P.rows; ++r)
-        for (int c = 0; c < cols; ++c) {
-          double v = P.v[std::size_t(r) * cols + c];
-          double f = !std::isfinite(v) ? std::nan("") : l.hi > l.lo ? (v - l.lo) / (l.hi - l.lo) : 0.5;
-          cv.fill_rect(gx + c * cw, gy + r * l.ch, gx + (c + 1) * cw - 1, gy + (r + 1) * l.ch - 1, sequential_color(f));
-        }
-      cv.rect(gx - 1, gy - 1, gx + grid_w, gy + l.h, kFaint);
-      int step = int(std::max(1.0, nice_step(double(P.rows - 1), std::max(2, l.h / 40))));
-      for (int r = 0; r < P.rows; r += step) {
-        int yy = gy + r * l.ch + l.ch / 2;
-        cv.line(gx - 5, yy, gx - 2, yy, kBlack);
-        text_right(cv, gx - 8, yy - Canvas::kCapH * S / 2, std::to_string(r), kText, S);
-      }
-      for (int i = 0; i < l.h; ++i)
-        cv.fill_rect(bar_x, gy + i, bar_x + bar_w - 1, gy + i, sequential_color(1.0 - double(i) / std::max(1, l.h - 1)));
-      cv.rect(bar_x - 1, gy - 1, bar_x + bar_w, gy + l.h, kFaint);
-      for (const auto& [b, s] : l.ticks) {
-        double f = l.hi > l.lo ? (b - l.lo) / (l.hi - l.lo) : 0.5;
-        int yy = gy + int(std::lround((1.0 - f) * (l.h - 1)));
-        cv.line(bar_x + bar_w, yy, bar_x + bar_w + 4, yy, kBlack);
-        cv.text(bar_x + bar_w + 8, std::clamp(yy - Canvas::kCapH * S / 2, gy - 4, gy + l.h - Canvas::kCapH * S + 4), s, kText, S);
-      }
-    } else {
-      auto ypix = [&](double v) { return gy + (l.h - 1) * (1.0 - (v - l.lo) / (l.hi - l.lo)); };
-      for (const auto& [v, s] : l.ticks) {
-        int yy = int(std::lround(ypix(v)));
-        cv.line(gx, yy, gx + grid_w - 1, yy, kGrid);
-        cv.line(gx - 5, yy, gx - 2, yy, kBlack);
-        text_right(cv, gx - 8, yy - Canvas::kCapH * S / 2, s, kText, S);
-      }
-      cv.rect(gx - 1, gy - 1, gx + grid_w, gy + l.h, kFaint);
-      cv.set_clip(gx, gy, gx + grid_w - 1, gy + l.h - 1);
-      for (std::size_t k = 0; k < P.series.size(); ++k) {
-        const auto& yv = P.series[k].y;
-        const Rgb c = series_color(int(k));
-        for (int t = 0; t < T && t < int(yv.size()); ++t) {
-          if (!std::isfinite(yv[std::size_t(t)])) continue;
-          const double x = gx + t * cw + cw / 2.0, yy = ypix(yv[std::size_t(t)]);
-          const bool prev = t > 0 && std::isfinite(yv[std::size_t(t - 1)]);
-          const bool next = t + 1 < int(yv.size()) && t + 1 < T && std::isfinite(yv[std::size_t(t + 1)]);
-          if (prev) cv.line(x - cw, ypix(yv[std::size_t(t - 1)]), x, yy, c, 2);
-          if (!prev && !next) cv.fill_rect(int(x) - 1, int(yy) - 1, int(x) + 1, int(yy) + 1, c);
-        }
-      }
-      cv.reset_clip();
-    }
-    // the text, one character under each column
-    const int ly = gy + l.h + 5;
-    for (int c = 0; c < T; ++c) {
-      const int cx = gx + c * cw + cw / 2;
-      cv.text(cx - cv.text_width(chars[std::size_t(c)], cscale) / 2, ly, chars[std::size_t(c)], faint[std::size_t(c)] ? kFaint : kText,
-              cscale);
-    }
-    y = ly + char_h + 20;
-  }
-  cv.text(margin, y, footer, kFaint, 1);
-  cv.write_png(path);
-}
-
-}  // namespace
-
 // hypertrain plot scaling --checkpoint DIR --text FILE: the first layer's scaling vectors while the
 // model reads FILE, as heat maps (unit x character) of one gate's d_h and d_x, and a line per gate
 // of their change from one character to the next (the paper's Figure 4) or of their norm.
@@ -343,7 +156,7 @@ static int plot_scaling(const std::string& path, const std::string& text_file, s
                             ", layer 1, step " + std::to_string(run.step) + ")";
   const std::string footer = "read from " + text_file + " (" + std::to_string(T) + " characters, '_' space, '$' end of line); " +
                              run.checkpoint;
-  draw_scaling_figure(out, title, footer, chars, faint, panels);
+  plot_scaling(out, title, footer, chars, faint, panels);
   std::cout << "wrote " << out << "\n";
   return 0;
 }
@@ -410,7 +223,7 @@ int cmd_plot(int argc, char** argv) {
                      "  plot lines --json FILE --out FILE   a line chart of series given as JSON");
   o.add_options()("what", "kernels, scaling, curves or lines", cxxopts::value<std::string>())(
       "json", "lines: the chart's title, axis labels and series", cxxopts::value<std::string>())(
-      "out", "PNG file (default: kernels.png, curves.png; scaling: DIR/scaling.png)", cxxopts::value<std::string>())(
+      "out", "picture file, .png, .svg or .pdf by its extension (default: kernels.png, curves.png; scaling: DIR/scaling.png)", cxxopts::value<std::string>())(
       "h,help", "this help");
   o.add_options("kernels, curves")("run", "run directory (repeatable)", cxxopts::value<std::vector<std::string>>());
   o.add_options("scaling")("checkpoint", "run directory of a hyperlstm or hyperrnn charlm run (or a checkpoint file inside one)",
@@ -429,6 +242,7 @@ int cmd_plot(int argc, char** argv) {
     return a.count("help") ? 0 : 2;
   }
   std::string what = a["what"].as<std::string>();
+  if (a.count("out")) figure_format(a["out"].as<std::string>());  // a bad extension fails before any work
   if (what == "kernels") {
     if (!a.count("run")) throw std::invalid_argument("plot kernels needs at least one --run DIR");
     return plot_kernels(a["run"].as<std::vector<std::string>>(), a.count("out") ? a["out"].as<std::string>() : "kernels.png");

@@ -1,5 +1,6 @@
 // hypertrain sample: text from a trained character language model, continuing a prime, or pen
-// strokes from a handwriting model, drawn to a PNG.
+// strokes from a handwriting model, drawn to a picture (.png, .svg, .pdf) and written as numbers
+// (.json, .npy).
 #include <cxxopts.hpp>
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "train/tasks.h"
 #include "engine/checkpoint.h"
 #include "engine/parallel.h"
+#include "plot/plot.h"
 
 namespace ht {
 
@@ -67,8 +69,12 @@ int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
   if (count <= 0 || count > 64) throw std::invalid_argument("--count must be in [1, 64], got " + std::to_string(count));
   if (!(bias >= 0) || !std::isfinite(bias))
     throw std::invalid_argument("--bias must be >= 0 (0: the model's own distribution), got " + (std::ostringstream() << bias).str());
-  const std::string out = a.count("out") ? a["out"].as<std::string>() : run.dir + "/sample.png";
-  if (out.size() < 4 || out.substr(out.size() - 4) != ".png") throw std::invalid_argument("--out must name a .png file, got '" + out + "'");
+  // The picture unless only --strokes was asked for; both names are checked before any sampling.
+  const std::string strokes = a.count("strokes") ? a["strokes"].as<std::string>() : "";
+  const std::string out = a.count("out") ? a["out"].as<std::string>() : strokes.empty() ? run.dir + "/sample.png" : "";
+  if (!out.empty()) figure_format(out);
+  if (!strokes.empty() && !(strokes.ends_with(".json") || strokes.ends_with(".npy")))
+    throw std::invalid_argument("--strokes must name a .json or .npy file, got '" + strokes + "'");
   Rng rng(std::uint64_t(a["seed"].as<long>()));
   std::vector<std::string> titles;
   std::vector<std::vector<StrokePoint>> seqs;
@@ -76,8 +82,13 @@ int sample_handwriting(const RecurrentRun& run, const cxxopts::ParseResult& a) {
     titles.push_back("sample " + std::to_string(k + 1) + ", " + std::to_string(length) + " points, bias " + (std::ostringstream() << bias).str());
     seqs.push_back(handwriting_sample(run.model(), *run.ps, length, bias, rng));
   }
-  write_strokes_png(out, titles, seqs);
-  std::cout << "wrote " << out << ": " << count << " handwriting samples of " << length << " points from " << run.checkpoint << " (step "
+  std::string wrote;
+  if (!out.empty()) plot_strokes(out, titles, seqs), wrote = out;
+  if (!strokes.empty()) {
+    write_strokes(strokes, titles, seqs, static_cast<const HandwritingTask&>(*run.task).data().scale);
+    wrote += (wrote.empty() ? "" : " and ") + strokes;
+  }
+  std::cout << "wrote " << wrote << ": " << count << " handwriting samples of " << length << " points from " << run.checkpoint << " (step "
             << run.step << "), bias " << bias << "\n";
   return 0;
 }
@@ -95,7 +106,12 @@ int cmd_sample(int argc, char** argv) {
       cxxopts::value<double>()->default_value("0"))(
       "temperature", "softmax temperature (0: always the most likely character)",
       cxxopts::value<double>()->default_value("1.0"))("seed", "random seed", cxxopts::value<long>()->default_value("1"))(
-      "out", "write the text to FILE (default: standard output); handwriting: a PNG (default DIR/sample.png)",
+      "out", "write the text to FILE (default: standard output); handwriting: the picture, .png, .svg or .pdf by the "
+      "extension (default DIR/sample.png, none when only --strokes is given)",
+      cxxopts::value<std::string>())(
+      "strokes", "handwriting: also write the samples' numbers to FILE.json (a list of {\"title\", \"points\": [[dx, dy, pen_up], "
+      "...]}) or FILE.npy (float32 [count, length, 3], rows past a shorter sample's end NaN); dx, dy in the data's whiteboard "
+      "units, pen_up 1 on a stroke's last point",
       cxxopts::value<std::string>())(
       "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))("h,help", "this help");

@@ -17,8 +17,10 @@ static void usage() {
                "  list [--json]                  every config: paper figure and our parameter count\n"
                "  sample --checkpoint DIR --prime TEXT [--length N] [--temperature T] [--seed S] [--out FILE]\n"
                "                                 text from a character language model, continuing TEXT\n"
+               "  sample --checkpoint DIR [--count N] [--out FILE.svg] [--strokes FILE.json|FILE.npy]\n"
+               "                                 handwriting samples: a picture and their pen offsets\n"
                "  plot kernels --run DIR [--run DIR] --out FILE   the paper's Figure 2 from trained runs\n"
-               "  plot scaling --checkpoint DIR --text FILE [--out PNG] [--max-chars N]\n"
+               "  plot scaling --checkpoint DIR --text FILE [--out FILE] [--max-chars N]\n"
                "                                 a hyper cell's scaling vectors d_h, d_x while it reads FILE\n"
                "  report RUN_DIR...              a table of finished runs beside the paper's figures\n"
                "  plot curves --run DIR [--run DIR ...] [--out FILE]   validation metric against steps and seconds\n"
@@ -29,7 +31,8 @@ static void usage() {
                "  bench --model translation-lstm|translation-ln-hyperlstm [--batch B --hidden H ...]\n"
                "                                 the encoder-decoder's training step in tokens/s\n"
                "  bench --allreduce [--floats N] [--json FILE]   under mpirun: the gradient sum across ranks\n"
-               "  plot lines --json FILE --out PNG   a line chart of series given as JSON\n"
+               "  plot lines --json FILE --out FILE   a line chart of series given as JSON\n"
+               "  (pictures: .png, .svg or .pdf by the --out extension)\n"
                "  --version                      the version and the commit this binary was built from\n"
                "run `hypertrain <command> --help` for a command's options\n");
 }

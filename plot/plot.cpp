@@ -1,5 +1,7 @@
 #include "plot/plot.h"
 
+#include <cairo.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,14 +13,7 @@ namespace ht {
 namespace {
 
 constexpr Rgb kGap{110, 110, 110};
-constexpr int kTitleScale = 2;
-constexpr int kLabelScale = 2;
-constexpr int kTickScale = 2;
-
-// Centre a single line of text horizontally on cx.
-void text_centred(Canvas& cv, int cx, int y, const std::string& s, Rgb c, int scale) {
-  cv.text(cx - cv.text_width(s, scale) / 2, y, s, c, scale);
-}
+constexpr double kTitle = 18, kLabel = 15, kTick = 13;  // font sizes, px
 
 // ---- axes ----
 
@@ -96,11 +91,40 @@ Axis log_axis(double dmin, double dmax, int target) {
 // ---- line charts ----
 
 struct Pt {
-  double x, y;   // pixel position
-  bool linked;   // joined to the previous point of the same series
+  double x, y;  // pixel position
+  bool linked;  // joined to the previous point of the same series
 };
 
-void draw_chart(Canvas& cv, int x0, int y0, int x1, int y1, const std::string& title, const std::string& xlabel,
+// Legend entries wrapped into rows no wider than `width`; each entry a swatch and its label.
+struct Legend {
+  static constexpr double kSwatch = 26, kRowH = 22;
+  std::vector<std::vector<std::size_t>> rows;  // series indices
+  std::vector<double> row_w;
+  double entry_w(const Figure& f, const std::string& label) const { return kSwatch + 6 + f.text_width(label, kLabel) + 22; }
+  Legend(const Figure& f, const std::vector<Series>& series, double width) {
+    for (std::size_t s = 0; s < series.size(); ++s) {
+      if (series[s].label.empty()) continue;
+      const double w = entry_w(f, series[s].label);
+      if (rows.empty() || (row_w.back() + w > width && !rows.back().empty())) rows.emplace_back(), row_w.push_back(0);
+      rows.back().push_back(s), row_w.back() += w;
+    }
+  }
+  double height() const { return rows.empty() ? 0 : double(rows.size()) * kRowH + 4; }
+  // Rows centred on cx, the first row's text top at y.
+  void draw(const Figure& f, const std::vector<Series>& series, double cx, double y, double xmin) const {
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      double x = std::max(xmin, cx - (row_w[r] - 22) / 2);
+      const double yy = y + double(r) * kRowH;
+      for (std::size_t s : rows[r]) {
+        f.line(x, yy + Figure::cap_height(kLabel) / 2, x + kSwatch, yy + Figure::cap_height(kLabel) / 2, series_color(int(s)), 3);
+        f.text(x + kSwatch + 6, yy, series[s].label, kText, kLabel);
+        x += entry_w(f, series[s].label);
+      }
+    }
+  }
+};
+
+void draw_chart(const Figure& f, double x0, double y0, double x1, double y1, const std::string& title, const std::string& xlabel,
                 const std::string& ylabel, const std::vector<Series>& series, bool log_y) {
   // data points in data units; non-finite (or non-positive on a log axis) break the line
   std::vector<std::vector<std::pair<double, double>>> data(series.size());
@@ -125,132 +149,97 @@ void draw_chart(Canvas& cv, int x0, int y0, int x1, int y1, const std::string& t
   }
   const bool any = xmin <= xmax;
 
-  // layout
-  const int th = cv.text_height("X", kTickScale);
-  const int cap_mid = Canvas::kCapH * kTickScale / 2;  // from a label's top to the middle of its capitals
-  int top = y0 + 12;
+  // layout, top to bottom: title, plot area, tick labels, x label, legend
+  const double th = Figure::cap_height(kTick);
+  double top = y0 + 12;
   if (!title.empty()) {
-    text_centred(cv, (x0 + x1) / 2, top, title, kText, kTitleScale);
-    top += cv.text_height(title, kTitleScale) + 14;
+    f.text((x0 + x1) / 2, top, title, kText, kTitle, HAlign::Center, VAlign::Top, true);
+    top += Figure::cap_height(kTitle) + 18;
   } else {
     top += 4;
   }
-  int bottom = y1 - 10;
-  if (!xlabel.empty()) bottom -= cv.text_height(xlabel, kLabelScale) + 8;
-  bottom -= th + 10;  // tick labels
+  const Legend legend(f, series, x1 - x0 - 24);
+  double bottom = y1 - 10 - legend.height();
+  if (!xlabel.empty()) bottom -= Figure::cap_height(kLabel) + Figure::descent(kLabel) + 10;
+  bottom -= th + 16;  // tick labels
 
-  const int plot_h = std::max(10, bottom - top);
-  Axis ya = log_y ? log_axis(ymin, ymax, std::max(2, plot_h / 45)) : linear_axis(ymin, ymax, std::max(2, plot_h / 45));
-  int ytw = 0;
-  for (const auto& l : ya.labels) ytw = std::max(ytw, cv.text_width(l, kTickScale));
-  int left = x0 + 12;
-  if (!ylabel.empty()) left += cv.text_height(ylabel, kLabelScale) + 10;
+  const double plot_h = std::max(10.0, bottom - top);
+  const int ytarget = std::max(2, int(plot_h / 45));
+  Axis ya = log_y ? log_axis(ymin, ymax, ytarget) : linear_axis(ymin, ymax, ytarget);
+  if (!any) ya = log_y ? log_axis(1.0, 10.0, 4) : linear_axis(0.0, 1.0, 5);
+  double ytw = 0;
+  for (const auto& l : ya.labels) ytw = std::max(ytw, f.text_width(l, kTick));
+  double left = x0 + 12;
+  if (!ylabel.empty()) left += Figure::cap_height(kLabel) + Figure::descent(kLabel) + 10;
   left += ytw + 10;
   // x tick count from the width the labels need; room on the right for half the last label
   Axis xa = linear_axis(xmin, xmax, 8);
-  int xtw = 0;
-  for (const auto& l : xa.labels) xtw = std::max(xtw, cv.text_width(l, kTickScale));
-  int right = x1 - std::max(24, xtw / 2 + 10);
-  const int plot_w = std::max(10, right - left);
+  double xtw = 0;
+  for (const auto& l : xa.labels) xtw = std::max(xtw, f.text_width(l, kTick));
+  double right = x1 - std::max(24.0, xtw / 2 + 10);
+  const double plot_w = std::max(10.0, right - left);
   // fewer ticks until neighbouring labels keep a gap of at least 24 px
-  for (int xtarget = std::max(2, plot_w / std::max(60, xtw + 30)); xtarget >= 1; --xtarget) {
+  for (int xtarget = std::max(2, int(plot_w / std::max(60.0, xtw + 30))); xtarget >= 1; --xtarget) {
     xa = linear_axis(xmin, xmax, xtarget);
-    int w = 0;
-    for (const auto& l : xa.labels) w = std::max(w, cv.text_width(l, kTickScale));
+    double w = 0;
+    for (const auto& l : xa.labels) w = std::max(w, f.text_width(l, kTick));
     if (xa.ticks.size() < 2 || plot_w / double(xa.ticks.size() - 1) >= w + 24) break;
   }
-  if (!any) xa = linear_axis(0.0, 1.0, 5), ya = log_y ? log_axis(1.0, 10.0, 4) : linear_axis(0.0, 1.0, 5);
-  right = left + plot_w;
-  if (bottom <= top) bottom = top + 10;
+  if (!any) xa = linear_axis(0.0, 1.0, 5);
+  left = std::round(left), right = std::round(left + plot_w), top = std::round(top), bottom = std::round(std::max(bottom, top + 10));
 
   auto px = [&](double x) { return left + xa.frac(x) * (right - left); };
   auto py = [&](double y) { return bottom - ya.frac(log_y ? std::log10(y) : y) * (bottom - top); };
 
   // grid and ticks
   for (std::size_t i = 0; i < xa.ticks.size(); ++i) {
-    int x = int(std::lround(left + xa.frac(xa.ticks[i]) * (right - left)));
-    cv.line(x, top, x, bottom, kGrid);
-    cv.line(x, bottom, x, bottom + 5, kBlack);
-    text_centred(cv, x, bottom + 9, xa.labels[i], kText, kTickScale);
+    const double x = std::round(left + xa.frac(xa.ticks[i]) * (right - left));
+    f.crisp_line(x, top, x, bottom, kGrid);
+    f.crisp_line(x, bottom, x, bottom + 5, kBlack);
+    f.text(x, bottom + 9, xa.labels[i], kText, kTick, HAlign::Center);
   }
   for (std::size_t i = 0; i < ya.ticks.size(); ++i) {
-    int y = int(std::lround(bottom - ya.frac(ya.ticks[i]) * (bottom - top)));
-    cv.line(left, y, right, y, kGrid);
-    cv.line(left - 5, y, left, y, kBlack);
-    cv.text(left - 9 - cv.text_width(ya.labels[i], kTickScale), y - cap_mid, ya.labels[i], kText, kTickScale);
+    const double y = std::round(bottom - ya.frac(ya.ticks[i]) * (bottom - top));
+    f.crisp_line(left, y, right, y, kGrid);
+    f.crisp_line(left - 5, y, left, y, kBlack);
+    f.text(left - 9, y, ya.labels[i], kText, kTick, HAlign::Right, VAlign::Middle);
   }
 
-  // series
-  std::vector<std::vector<Pt>> pts(series.size());
-  cv.set_clip(left + 1, top + 1, right - 1, bottom - 1);
+  // series: one path per unbroken run, a lone point as a dot
+  f.clip(left + 1, top + 1, right - left - 1, bottom - top - 1);
+  cairo_t* cr = f.cr();
+  cairo_set_line_width(cr, 2);
   for (std::size_t s = 0; s < series.size(); ++s) {
-    const Rgb c = series_color(int(s));
-    const auto& d = data[s];
-    for (std::size_t i = 0; i < d.size(); ++i) pts[s].push_back({px(d[i].first), py(d[i].second), !breaks[s][i]});
-    const auto& p = pts[s];
+    std::vector<Pt> p;
+    for (std::size_t i = 0; i < data[s].size(); ++i) p.push_back({px(data[s][i].first), py(data[s][i].second), !breaks[s][i]});
+    f.set_color(series_color(int(s)));
     for (std::size_t i = 0; i < p.size(); ++i) {
-      if (i > 0 && p[i].linked) cv.line(p[i - 1].x, p[i - 1].y, p[i].x, p[i].y, c, 2);
-      bool alone = !p[i].linked && (i + 1 == p.size() || !p[i + 1].linked);
+      const bool alone = !p[i].linked && (i + 1 == p.size() || !p[i + 1].linked);
       if (alone) {
-        int x = int(std::lround(p[i].x)), y = int(std::lround(p[i].y));
-        cv.fill_rect(x - 3, y - 3, x + 3, y + 3, c);
+        cairo_new_path(cr);
+        cairo_arc(cr, p[i].x, p[i].y, 3.5, 0, 2 * M_PI);
+        cairo_fill(cr);
+      } else if (!p[i].linked) {
+        cairo_move_to(cr, p[i].x, p[i].y);
+      } else {
+        cairo_line_to(cr, p[i].x, p[i].y);
+        if (i + 1 == p.size() || !p[i + 1].linked) cairo_stroke(cr);
       }
     }
   }
-  cv.reset_clip();
-  cv.rect(left, top, right, bottom, kBlack);
-  if (!any) text_centred(cv, (left + right) / 2, (top + bottom) / 2 - cap_mid, "no data", kFaint, kLabelScale);
+  f.reset_clip();
+  f.stroke_rect(left + 0.5, top + 0.5, right - left, bottom - top, kBlack);
+  if (!any) f.text((left + right) / 2, (top + bottom) / 2, "no data", kFaint, kLabel, HAlign::Center, VAlign::Middle);
 
-  // axis labels
-  if (!xlabel.empty()) text_centred(cv, (left + right) / 2, bottom + 9 + th + 10, xlabel, kText, kLabelScale);
-  if (!ylabel.empty()) {
-    int w = cv.text_width(ylabel, kLabelScale);
-    cv.text_vertical(x0 + 12, (top + bottom) / 2 - w / 2, ylabel, kText, kLabelScale);
+  // axis labels and the legend under everything
+  double below = bottom + 9 + th + 12;
+  if (!xlabel.empty()) {
+    f.text((left + right) / 2, below, xlabel, kText, kLabel, HAlign::Center);
+    below += Figure::cap_height(kLabel) + Figure::descent(kLabel) + 10;
   }
-
-  // legend, in the corner of the plot covering the fewest points
-  std::vector<std::size_t> entries;
-  for (std::size_t s = 0; s < series.size(); ++s)
-    if (!series[s].label.empty()) entries.push_back(s);
-  if (entries.empty()) return;
-  const int row_h = th + 8, swatch = 26, pad = 8;
-  int lw = 0;
-  for (std::size_t s : entries) lw = std::max(lw, cv.text_width(series[s].label, kLabelScale));
-  const int box_w = pad + swatch + 8 + lw + pad, box_h = pad + int(entries.size()) * row_h - 8 + pad;
-  const int m = 8;
-  const int cand[4][2] = {{right - m - box_w, top + m},
-                          {left + m, top + m},
-                          {right - m - box_w, bottom - m - box_h},
-                          {left + m, bottom - m - box_h}};
-  int best = 0;
-  long best_count = -1;
-  for (int k = 0; k < 4; ++k) {
-    long count = 0;
-    const double bx0 = cand[k][0] - 4, by0 = cand[k][1] - 4, bx1 = cand[k][0] + box_w + 4, by1 = cand[k][1] + box_h + 4;
-    for (const auto& p : pts)
-      for (std::size_t i = 0; i < p.size(); ++i) {
-        bool in = p[i].x >= bx0 && p[i].x <= bx1 && p[i].y >= by0 && p[i].y <= by1;
-        // a segment crossing the box between two points outside it counts too (coarsely: midpoint)
-        if (!in && i > 0 && p[i].linked) {
-          double mx = (p[i].x + p[i - 1].x) / 2, my = (p[i].y + p[i - 1].y) / 2;
-          in = mx >= bx0 && mx <= bx1 && my >= by0 && my <= by1;
-        }
-        count += in;
-      }
-    if (best_count < 0 || count < best_count) best = k, best_count = count;
-  }
-  const int bx = cand[best][0], by = cand[best][1];
-  cv.fill_rect(bx, by, bx + box_w, by + box_h, kWhite);
-  cv.rect(bx, by, bx + box_w, by + box_h, kFaint);
-  for (std::size_t e = 0; e < entries.size(); ++e) {
-    int y = by + pad + int(e) * row_h;
-    Rgb c = series_color(int(entries[e]));
-    cv.line(bx + pad, y + cap_mid, bx + pad + swatch, y + cap_mid, c, 3);
-    cv.text(bx + pad + swatch + 8, y, series[entries[e]].label, kText, kLabelScale);
-  }
+  if (!ylabel.empty()) f.text(x0 + 12, (top + bottom) / 2, ylabel, kText, kLabel, HAlign::Center, VAlign::Top, false, 90);
+  legend.draw(f, series, (left + right) / 2, below, x0 + 12);
 }
-
-// ---- tensors ----
 
 bool finite_at(const Tensor& t, i64 i, double& v) {
   v = t.at(i);
@@ -319,26 +308,25 @@ std::string format_tick(double v, double step) {
 
 void plot_lines(const std::string& path, const std::string& title, const std::string& xlabel, const std::string& ylabel,
                 const std::vector<Series>& series, bool log_y) {
-  Canvas cv(900, 560, kWhite);
-  draw_chart(cv, 0, 0, cv.width() - 1, cv.height() - 1, title, xlabel, ylabel, series, log_y);
-  cv.write_png(path);
+  Figure f(path, 900, 560);
+  draw_chart(f, 0, 0, f.width(), f.height(), title, xlabel, ylabel, series, log_y);
+  f.finish();
 }
 
 void plot_learning_curves(const std::string& path, const std::string& title, const std::vector<Series>& left,
                           const std::string& left_label, const std::vector<Series>& right,
                           const std::string& right_label, const std::string& xlabel, bool left_log_y,
                           bool right_log_y, const std::string& right_xlabel) {
-  Canvas cv(1400, 580, kWhite);
-  int top = 0;
+  Figure f(path, 1400, 580);
+  double top = 0;
   if (!title.empty()) {
-    text_centred(cv, cv.width() / 2, 14, title, kText, kTitleScale);
-    top = 14 + cv.text_height(title, kTitleScale);
+    f.text(f.width() / 2.0, 14, title, kText, kTitle, HAlign::Center, VAlign::Top, true);
+    top = 14 + Figure::cap_height(kTitle);
   }
-  const int mid = cv.width() / 2;
-  draw_chart(cv, 0, top, mid - 1, cv.height() - 1, "", xlabel, left_label, left, left_log_y);
-  draw_chart(cv, mid, top, cv.width() - 1, cv.height() - 1, "", right_xlabel.empty() ? xlabel : right_xlabel, right_label, right,
-             right_log_y);
-  cv.write_png(path);
+  const double mid = f.width() / 2.0;
+  draw_chart(f, 0, top, mid, f.height(), "", xlabel, left_label, left, left_log_y);
+  draw_chart(f, mid, top, f.width(), f.height(), "", right_xlabel.empty() ? xlabel : right_xlabel, right_label, right, right_log_y);
+  f.finish();
 }
 
 void plot_kernel_grids(const std::string& path, const std::string& title,
@@ -349,8 +337,8 @@ void plot_kernel_grids(const std::string& path, const std::string& title,
     double maxabs = 0.0;
     std::string footer;
   };
-  const int cap_scale = 2, foot_scale = 2, gap = 1;
-  Canvas probe(1, 1, kWhite);  // text metrics only
+  const int gap = 1;
+  Figure probe(path, 1, 1);  // text metrics only; throws for a bad file name
   std::vector<Layout> lay(panels.size());
   int grid_h_max = 0;
   for (std::size_t k = 0; k < panels.size(); ++k) {
@@ -383,23 +371,22 @@ void plot_kernel_grids(const std::string& path, const std::string& title,
       L.grid_w = 120, L.grid_h = 40;
       L.footer = "(empty)";
     }
-    L.width = std::max({L.grid_w, probe.text_width(panels[k].first, cap_scale), probe.text_width(L.footer, foot_scale)});
+    L.width = int(std::ceil(std::max({double(L.grid_w), probe.text_width(panels[k].first, kLabel), probe.text_width(L.footer, kTick)})));
     grid_h_max = std::max(grid_h_max, L.grid_h);
   }
 
-  const int margin = 24, spacing = 40;
-  const int title_h = title.empty() ? 0 : probe.text_height(title, kTitleScale) + 18;
-  const int cap_h = probe.text_height("X", cap_scale) + 10;
-  const int th = probe.text_height("X", foot_scale);
-  const int bar_h = 12;
-  const int below = 10 + bar_h + 6 + th + 10 + th;  // colour bar, its labels, footer
+  const int margin = 24, spacing = 40, bar_h = 12;
+  const int title_h = title.empty() ? 0 : int(Figure::cap_height(kTitle)) + 22;
+  const int cap_h = int(Figure::cap_height(kLabel)) + 12;
+  const int th = int(Figure::cap_height(kTick));
+  const int below = 10 + bar_h + 6 + th + 12 + th;  // colour bar, its labels, footer
   int W = margin * 2, H = margin + title_h + cap_h + grid_h_max + below + margin;
   for (std::size_t k = 0; k < lay.size(); ++k) W += lay[k].width + (k ? spacing : 0);
   if (panels.empty()) W += 200;
-  W = std::max(W, probe.text_width(title, kTitleScale) + 2 * margin);
-  Canvas cv(W, H, kWhite);
-  if (!title.empty()) text_centred(cv, W / 2, margin, title, kText, kTitleScale);
-  if (panels.empty()) text_centred(cv, W / 2, margin + title_h + 10, "no panels", kFaint, cap_scale);
+  W = std::max(W, int(std::ceil(probe.text_width(title, kTitle, true))) + 2 * margin);
+  Figure f(path, W, H);
+  if (!title.empty()) f.text(W / 2.0, margin, title, kText, kTitle, HAlign::Center, VAlign::Top, true);
+  if (panels.empty()) f.text(W / 2.0, margin + title_h + 10, "no panels", kFaint, kLabel, HAlign::Center);
 
   int x = margin;
   const int y_cap = margin + title_h, y_grid = y_cap + cap_h;
@@ -407,10 +394,10 @@ void plot_kernel_grids(const std::string& path, const std::string& title,
     const Layout& L = lay[k];
     const Tensor& t = panels[k].second;
     const int cx = x + L.width / 2;
-    text_centred(cv, cx, y_cap, panels[k].first, kText, cap_scale);
+    f.text(cx, y_cap, panels[k].first, kText, kLabel, HAlign::Center);
     const int gx = cx - L.grid_w / 2, gy = y_grid;
     if (L.n > 0) {
-      cv.fill_rect(gx, gy, gx + L.grid_w - 1, gy + L.grid_h - 1, kGap);
+      f.fill_rect(gx, gy, L.grid_w, L.grid_h, kGap);
       const double scale = L.maxabs > 0.0 ? 1.0 / L.maxabs : 1.0;
       for (i64 q = 0; q < L.n; ++q) {
         const int kx = gx + gap + int(q % L.cols) * (int(L.kw) * L.p + gap);
@@ -419,27 +406,26 @@ void plot_kernel_grids(const std::string& path, const std::string& title,
           for (i64 c = 0; c < L.kw; ++c) {
             double v;
             Rgb col = finite_at(t, (q * L.kh + r) * L.kw + c, v) ? diverging_color(v * scale) : kBlack;
-            cv.fill_rect(kx + int(c) * L.p, ky + int(r) * L.p, kx + int(c + 1) * L.p - 1, ky + int(r + 1) * L.p - 1, col);
+            f.fill_rect(kx + int(c) * L.p, ky + int(r) * L.p, L.p, L.p, col);
           }
       }
       // colour bar from -max to +max under the grid
       const int by = gy + L.grid_h + 10;
-      for (int i = 0; i < L.grid_w; ++i)
-        cv.fill_rect(gx + i, by, gx + i, by + bar_h - 1, diverging_color(2.0 * i / std::max(1, L.grid_w - 1) - 1.0));
-      cv.rect(gx, by, gx + L.grid_w - 1, by + bar_h - 1, kFaint);
+      f.ramp_rect(gx, by, L.grid_w, bar_h, [](double v) { return diverging_color(2 * v - 1); }, false);
+      f.stroke_rect(gx + 0.5, by + 0.5, L.grid_w - 1, bar_h - 1, kFaint);
       const double step = L.maxabs > 0.0 ? std::pow(10.0, std::floor(std::log10(L.maxabs)) - 2) : 1.0;
       const std::string hi = format_tick(L.maxabs, step), lo = L.maxabs > 0.0 ? "-" + hi : hi;
-      cv.text(gx, by + bar_h + 6, lo, kText, foot_scale);
-      text_centred(cv, gx + L.grid_w / 2, by + bar_h + 6, "0", kText, foot_scale);
-      cv.text(gx + L.grid_w - cv.text_width(hi, foot_scale), by + bar_h + 6, hi, kText, foot_scale);
-      text_centred(cv, cx, by + bar_h + 6 + th + 10, L.footer, kFaint, foot_scale);
+      f.text(gx, by + bar_h + 6, lo, kText, kTick);
+      f.text(gx + L.grid_w / 2.0, by + bar_h + 6, "0", kText, kTick, HAlign::Center);
+      f.text(gx + L.grid_w, by + bar_h + 6, hi, kText, kTick, HAlign::Right);
+      f.text(cx, by + bar_h + 6 + th + 12, L.footer, kFaint, kTick, HAlign::Center);
     } else {
-      cv.rect(gx, gy, gx + L.grid_w - 1, gy + L.grid_h - 1, kFaint);
-      text_centred(cv, cx, gy + L.grid_h / 2 - th / 2, L.footer, kFaint, foot_scale);
+      f.stroke_rect(gx + 0.5, gy + 0.5, L.grid_w - 1, L.grid_h - 1, kFaint);
+      f.text(cx, gy + L.grid_h / 2.0, L.footer, kFaint, kTick, HAlign::Center, VAlign::Middle);
     }
     x += L.width + spacing;
   }
-  cv.write_png(path);
+  f.finish();
 }
 
 void plot_heatmap(const std::string& path, const std::string& title, const Tensor& values,
@@ -453,25 +439,25 @@ void plot_heatmap(const std::string& path, const std::string& title, const Tenso
     throw std::invalid_argument("plot_heatmap: " + std::to_string(col_labels.size()) + " column labels for " +
                                 std::to_string(cols) + " columns");
 
-  Canvas probe(1, 1, kWhite);
-  const int th = probe.text_height("X", kTickScale);
+  Figure probe(path, 1, 1);  // text metrics only; throws for a bad file name
+  const double th = Figure::cap_height(kTick);
   const bool labels = !col_labels.empty() && cols > 0;
   int cw = cols > 0 ? int(std::clamp<i64>(1000 / cols, 1, 40)) : 0;
   if (labels) cw = std::max(cw, 9);
   const int ch = rows > 0 ? int(std::clamp<i64>(420 / rows, 1, 40)) : 0;
   const int grid_w = int(cols) * cw, grid_h = int(rows) * ch;
 
-  // column labels: scale 2 when cells are wide enough, horizontal when every label fits a cell
-  int lscale = cw >= 15 ? 2 : 1;
+  // column labels: larger when cells are wide enough, horizontal when every label fits a cell
+  const double lsize = cw >= 15 ? kTick : 10;
   bool vertical = false;
-  int label_h = 0;
+  double label_h = 0;
   if (labels) {
-    int maxw = 0;
-    for (const auto& l : col_labels) maxw = std::max(maxw, probe.text_width(l == " " ? "_" : l, lscale));
+    double maxw = 0;
+    for (const auto& l : col_labels) maxw = std::max(maxw, probe.text_width(l == " " ? "_" : l, lsize));
     vertical = maxw > cw - 1;
-    label_h = vertical ? maxw : probe.text_height("X", lscale);
+    label_h = vertical ? maxw : Figure::cap_height(lsize) + Figure::descent(lsize);
   } else if (cols > 0) {
-    label_h = th;
+    label_h = th + 2;
   }
 
   // value range
@@ -488,8 +474,8 @@ void plot_heatmap(const std::string& path, const std::string& title, const Tenso
     double step = std::max(1.0, nice_step(double(rows - 1), std::max(2, grid_h / 40)));
     for (double r = 0; r <= double(rows - 1) + 1e-9; r += step) rticks.push_back(r);
   }
-  int rtw = 0;
-  for (double r : rticks) rtw = std::max(rtw, probe.text_width(format_tick(r, 1.0), kTickScale));
+  double rtw = 0;
+  for (double r : rticks) rtw = std::max(rtw, probe.text_width(format_tick(r, 1.0), kTick));
 
   // colour bar ticks
   const int bar_len = std::max(grid_h, 120);
@@ -498,27 +484,27 @@ void plot_heatmap(const std::string& path, const std::string& title, const Tenso
   if (finite_any) {
     double step = bticks.size() > 1 ? bticks[1] - bticks[0] : 1.0;
     for (double b : bticks)
-      if (b >= vmin - 1e-12 * std::abs(vmin) && b <= vmax + 1e-12 * std::abs(vmax))
-        blabels.push_back({b, format_tick(b, step)});
+      if (b >= vmin - 1e-12 * std::abs(vmin) && b <= vmax + 1e-12 * std::abs(vmax)) blabels.push_back({b, format_tick(b, step)});
     if (blabels.empty() || vmin == vmax) blabels = {{vmin, format_tick(vmin, std::abs(vmin) / 100)}};
   }
-  int btw = 0;
-  for (const auto& b : blabels) btw = std::max(btw, probe.text_width(b.second, kTickScale));
+  double btw = 0;
+  for (const auto& b : blabels) btw = std::max(btw, probe.text_width(b.second, kTick));
 
   const int margin = 20;
-  const int title_h = title.empty() ? 0 : probe.text_height(title, kTitleScale) + 16;
-  const int ylab_w = row_label.empty() ? 0 : probe.text_height(row_label, kLabelScale) + 10;
-  const int gx = margin + ylab_w + rtw + 10;
+  const int title_h = title.empty() ? 0 : int(Figure::cap_height(kTitle)) + 20;
+  const int ylab_w = row_label.empty() ? 0 : int(Figure::cap_height(kLabel) + Figure::descent(kLabel)) + 10;
+  const int gx = margin + ylab_w + int(std::ceil(rtw)) + 10;
   const int gy = margin + title_h;
   const int bar_x = gx + std::max(grid_w, 120) + 24, bar_w = 18;
-  int W = bar_x + bar_w + 8 + btw + margin;
-  W = std::max(W, probe.text_width(title, kTitleScale) + 2 * margin);
-  const int H = gy + std::max(std::max(grid_h, 40), finite_any ? bar_len : 0) + 8 + label_h + margin;
-  Canvas cv(W, H, kWhite);
-  if (!title.empty()) text_centred(cv, W / 2, margin, title, kText, kTitleScale);
+  int W = bar_x + bar_w + 8 + int(std::ceil(btw)) + margin;
+  W = std::max(W, int(std::ceil(probe.text_width(title, kTitle, true))) + 2 * margin);
+  const int H = gy + std::max(std::max(grid_h, 40), finite_any ? bar_len : 0) + 8 + int(std::ceil(label_h)) + margin;
+  Figure f(path, W, H);
+  if (!title.empty()) f.text(W / 2.0, margin, title, kText, kTitle, HAlign::Center, VAlign::Top, true);
   if (rows == 0 || cols == 0) {
-    text_centred(cv, gx + 60, gy + 14, "no data", kFaint, kLabelScale);
-    cv.write_png(path);
+    f.stroke_rect(gx + 0.5, gy + 0.5, 120, 40, kFaint);
+    f.text(gx + 60, gy + 20, "no data", kFaint, kLabel, HAlign::Center, VAlign::Middle);
+    f.finish();
     return;
   }
 
@@ -526,57 +512,52 @@ void plot_heatmap(const std::string& path, const std::string& title, const Tenso
   for (i64 r = 0; r < rows; ++r)
     for (i64 c = 0; c < cols; ++c) {
       double v = values.at(r * cols + c);
-      double f = !std::isfinite(v) ? std::nan("") : vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5;
-      cv.fill_rect(gx + int(c) * cw, gy + int(r) * ch, gx + int(c + 1) * cw - 1, gy + int(r + 1) * ch - 1,
-                   sequential_color(f));
+      double fr = !std::isfinite(v) ? std::nan("") : vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5;
+      f.fill_rect(gx + int(c) * cw, gy + int(r) * ch, cw, ch, sequential_color(fr));
     }
-  cv.rect(gx - 1, gy - 1, gx + grid_w, gy + grid_h, kFaint);
+  f.stroke_rect(gx - 0.5, gy - 0.5, grid_w + 1, grid_h + 1, kFaint);
 
   // row ticks and label
   for (double r : rticks) {
-    int y = gy + int(r) * ch + ch / 2;
-    std::string s = format_tick(r, 1.0);
-    cv.line(gx - 5, y, gx - 2, y, kBlack);
-    cv.text(gx - 8 - cv.text_width(s, kTickScale), y - Canvas::kCapH * kTickScale / 2, s, kText, kTickScale);
+    const int y = gy + int(r) * ch + ch / 2;
+    f.crisp_line(gx - 5, y, gx - 1, y, kBlack);
+    f.text(gx - 8, y + 0.5, format_tick(r, 1.0), kText, kTick, HAlign::Right, VAlign::Middle);
   }
-  if (!row_label.empty())
-    cv.text_vertical(margin, gy + grid_h / 2 - cv.text_width(row_label, kLabelScale) / 2, row_label, kText, kLabelScale);
+  if (!row_label.empty()) f.text(margin, gy + grid_h / 2.0, row_label, kText, kLabel, HAlign::Center, VAlign::Top, false, 90);
 
   // column labels or indices
   const int ly = gy + grid_h + 6;
   if (labels) {
     for (i64 c = 0; c < cols; ++c) {
-      const bool space = col_labels[c] == " ";
-      const std::string& s = space ? std::string("_") : col_labels[c];
-      const Rgb colr = space ? kFaint : kText;
-      const int cx = gx + int(c) * cw + cw / 2;
+      const bool space = col_labels[std::size_t(c)] == " ";
+      const std::string& s = space ? std::string("_") : col_labels[std::size_t(c)];
+      const double cx = gx + int(c) * cw + cw / 2.0;
       if (vertical)
-        cv.text_vertical(cx - cv.text_height("X", lscale) / 2, ly, s, colr, lscale);
+        f.text(cx, ly, s, space ? kFaint : kText, lsize, HAlign::Right, VAlign::Middle, false, 90);
       else
-        text_centred(cv, cx + (cw % 2 == 0 ? 1 : 0), ly, s, colr, lscale);
+        f.text(cx, ly, s, space ? kFaint : kText, lsize, HAlign::Center);
     }
   } else {
     double step = std::max(1.0, nice_step(double(cols - 1), std::max(2, grid_w / 70)));
     for (double c = 0; c <= double(cols - 1) + 1e-9; c += step) {
-      int x = gx + int(c) * cw + cw / 2;
-      cv.line(x, gy + grid_h + 1, x, gy + grid_h + 4, kBlack);
-      text_centred(cv, x, ly + 2, format_tick(c, 1.0), kText, kTickScale);
+      const int x = gx + int(c) * cw + cw / 2;
+      f.crisp_line(x, gy + grid_h, x, gy + grid_h + 4, kBlack);
+      f.text(x + 0.5, ly + 2, format_tick(c, 1.0), kText, kTick, HAlign::Center);
     }
   }
 
   // colour bar, bottom = vmin, top = vmax
   if (finite_any) {
-    for (int i = 0; i < bar_len; ++i)
-      cv.fill_rect(bar_x, gy + i, bar_x + bar_w - 1, gy + i, sequential_color(1.0 - double(i) / std::max(1, bar_len - 1)));
-    cv.rect(bar_x - 1, gy - 1, bar_x + bar_w, gy + bar_len, kFaint);
+    f.ramp_rect(bar_x, gy, bar_w, bar_len, sequential_color, true);
+    f.stroke_rect(bar_x - 0.5, gy - 0.5, bar_w + 1, bar_len + 1, kFaint);
     for (const auto& [b, s] : blabels) {
-      double f = vmax > vmin ? (b - vmin) / (vmax - vmin) : 0.5;
-      int y = gy + int(std::lround((1.0 - f) * (bar_len - 1)));
-      cv.line(bar_x + bar_w, y, bar_x + bar_w + 4, y, kBlack);
-      cv.text(bar_x + bar_w + 8, y - Canvas::kCapH * kTickScale / 2, s, kText, kTickScale);
+      const double fr = vmax > vmin ? (b - vmin) / (vmax - vmin) : 0.5;
+      const double y = gy + std::round((1.0 - fr) * (bar_len - 1));
+      f.crisp_line(bar_x + bar_w, y, bar_x + bar_w + 4, y, kBlack);
+      f.text(bar_x + bar_w + 8, y + 0.5, s, kText, kTick, HAlign::Left, VAlign::Middle);
     }
   }
-  cv.write_png(path);
+  f.finish();
 }
 
 }  // namespace ht

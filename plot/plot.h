@@ -1,14 +1,17 @@
-// Plots written as PNG files: line charts (learning curves), grids of convolution kernels (the
-// paper's Figure 2) and heat maps. Everything is drawn with plot/png.h; no other dependency.
-// Every function writes its file atomically (see Canvas::write_png) and throws
+// Pictures: line charts (learning curves), grids of convolution kernels (the paper's Figure 2),
+// heat maps, the hyper cell's scaling vectors and handwriting strokes, drawn with Cairo through
+// plot/figure.h. The output file's extension picks the format: .png (sizes below in pixels),
+// .svg or .pdf (the same sizes in points); any other throws std::invalid_argument naming the path.
+// Every function writes its file atomically (path + ".tmp", then a rename) and throws
 // std::runtime_error naming the path when the file cannot be written.
 #pragma once
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "plot/png.h"
 #include "engine/tensor.h"
+#include "plot/figure.h"
 
 namespace ht {
 
@@ -20,12 +23,13 @@ struct Series {
   std::vector<double> x, y;
 };
 
-// A line chart, 900x560: nice (1-2-5) ticks, grid, legend (series with an empty label are left
-// out of it), title and axis labels. Empty input gives an empty frame saying "no data".
+// A line chart, 900x560: nice (1-2-5) ticks, grid, title and axis labels, and a legend under the
+// plot area, outside it so it never covers data (series with an empty label are left out of it).
+// Empty input gives an empty frame saying "no data".
 void plot_lines(const std::string& path, const std::string& title, const std::string& xlabel,
                 const std::string& ylabel, const std::vector<Series>& series, bool log_y = false);
 
-// Two charts side by side in one 1400x580 PNG, e.g. training loss (left) and validation error
+// Two charts side by side in one 1400x580 picture, e.g. training loss (left) and validation error
 // (right) against the step; left_label / right_label are the panels' y-axis labels.
 void plot_learning_curves(const std::string& path, const std::string& title, const std::vector<Series>& left,
                           const std::string& left_label, const std::vector<Series>& right,
@@ -49,6 +53,31 @@ void plot_kernel_grids(const std::string& path, const std::string& title,
 // Throws std::invalid_argument for a tensor of more than two dims or a label count mismatch.
 void plot_heatmap(const std::string& path, const std::string& title, const Tensor& values,
                   const std::vector<std::string>& col_labels, const std::string& row_label);
+
+// One panel of plot_scaling: a heat map (rows x columns, row-major) or line charts over the same
+// columns.
+struct ScalingPanel {
+  std::string caption, ylabel;
+  bool heat = true;
+  int rows = 0;                // heat: rows of v
+  std::vector<double> v;       // heat: [rows, chars.size()]
+  std::vector<Series> series;  // lines: y per column (x is ignored; non-finite breaks the line)
+};
+
+// The hyper cell's scaling vectors while it reads a text (paper §4.4): panels stacked vertically
+// over shared columns, one character of `chars` written under every column of every panel (faint
+// ones in grey); heat maps get a colour bar each (sequential map from the panel's minimum to its
+// maximum), line charts a legend beside their caption. `footer` is written small at the bottom.
+void plot_scaling(const std::string& path, const std::string& title, const std::string& footer,
+                  const std::vector<std::string>& chars, const std::vector<bool>& faint,
+                  const std::vector<ScalingPanel>& panels);
+
+// Handwriting: one row per sequence of pen points (dx, dy, pen), its title above and the pen path
+// below (the running sum of the offsets, drawn as smooth anti-aliased strokes, broken after every
+// point whose pen value is >= 0.5: the pen lifts after it), every row at the same scale; 1400
+// wide. Throws std::invalid_argument unless there is one title per sequence.
+void plot_strokes(const std::string& path, const std::vector<std::string>& titles,
+                  const std::vector<std::vector<std::array<float, 3>>>& seqs);
 
 // --- helpers, public for tests and for other figures ---
 

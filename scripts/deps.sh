@@ -2,7 +2,7 @@
 # Installs the Debian packages hypertrain builds with, when any is missing.
 # As root: apt-get installs them. Otherwise: prints the exact command and exits 1.
 set -euo pipefail
-PACKAGES=(g++ cmake make libopenblas-dev libtbb-dev nlohmann-json3-dev libcxxopts-dev doctest-dev zlib1g-dev libpng-dev
+PACKAGES=(g++ cmake make libopenblas-dev libtbb-dev nlohmann-json3-dev libcxxopts-dev doctest-dev zlib1g-dev libcairo2-dev fonts-dejavu-core
           libopenmpi-dev openmpi-bin
           python3-numpy
           dataset-fashion-mnist)

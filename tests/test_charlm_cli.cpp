@@ -156,4 +156,13 @@ TEST_CASE("plot scaling works for a hyperrnn (one scaling vector per step)") {
   const std::string out = temp_root() + "/scaling_rnn.png";
   CHECK(run_cmd(cmd_plot, {"plot", "scaling", "--checkpoint", run, "--text", text, "--out", out}) == 0);
   CHECK(file_exists(out));
+  // a vector picture by the extension; an unknown one is refused naming the accepted ones
+  const std::string svg = temp_root() + "/scaling_rnn.svg";
+  CHECK(run_cmd(cmd_plot, {"plot", "scaling", "--checkpoint", run, "--text", text, "--out", svg}) == 0);
+  const std::string body = read_text(svg);
+  CHECK(body.find("<svg") != std::string::npos);
+  CHECK(body.find("<path") != std::string::npos);
+  CHECK_THROWS_WITH(run_cmd(cmd_plot, {"plot", "scaling", "--checkpoint", run, "--text", text, "--out", temp_root() + "/s.gif"}),
+                    doctest::Contains(".png, .svg or .pdf"));
+  CHECK_FALSE(file_exists(temp_root() + "/s.gif"));
 }

@@ -4,7 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,6 +57,53 @@ std::string points_bytes(const std::vector<std::array<int, 3>>& pts) {
 }
 
 const char* kHeader = "line_id\tsplit\tfirst_point\tnum_points\ttext\n";
+
+// A .npy file read back in C++: its header (format 1.0, '<f4', C order) and its float32 values.
+struct Npy {
+  std::vector<i64> shape;
+  std::vector<float> values;
+};
+Npy read_npy(const std::string& path) {
+  const std::string b = read_text(path);
+  REQUIRE(b.size() >= 10);
+  REQUIRE(b.compare(0, 6, "\x93NUMPY") == 0);
+  CHECK(int(b[6]) == 1);
+  CHECK(int(b[7]) == 0);
+  const std::size_t hlen = std::size_t(static_cast<unsigned char>(b[8])) | std::size_t(static_cast<unsigned char>(b[9])) << 8;
+  CHECK((10 + hlen) % 64 == 0);
+  const std::string dict = b.substr(10, hlen);
+  CHECK(dict.back() == '\n');
+  CHECK(dict.find("'descr': '<f4'") != std::string::npos);
+  CHECK(dict.find("'fortran_order': False") != std::string::npos);
+  Npy n;
+  const auto open = dict.find("'shape': (");
+  REQUIRE(open != std::string::npos);
+  std::istringstream dims(dict.substr(open + 10, dict.find(')', open) - open - 10));
+  for (std::string d; std::getline(dims, d, ',');)
+    if (d.find_first_not_of(' ') != std::string::npos) n.shape.push_back(std::stoll(d));
+  i64 count = 1;
+  for (i64 d : n.shape) count *= d;
+  REQUIRE(b.size() == 10 + hlen + 4 * std::size_t(count));
+  for (i64 i = 0; i < count; ++i) {
+    std::uint32_t u = 0;
+    for (int k = 0; k < 4; ++k) u |= std::uint32_t(static_cast<unsigned char>(b[10 + hlen + 4 * std::size_t(i) + std::size_t(k)])) << (8 * k);
+    float f;
+    std::memcpy(&f, &u, 4);
+    n.values.push_back(f);
+  }
+  return n;
+}
+
+// Runs a command and returns its standard output.
+std::string capture(const std::string& cmd) {
+  std::string out;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  CHECK(::pclose(p) == 0);
+  return out;
+}
 
 }  // namespace
 
@@ -253,6 +304,69 @@ TEST_CASE("handwriting config errors name the key") {
                     has("train.augment"));
 }
 
+TEST_CASE("write_strokes: JSON and npy hold every sample's offsets in the data's units and its pen lifts") {
+  TempDir dir;
+  const std::vector<std::string> titles = {"sample 1", "sample 2, shorter"};
+  const std::vector<std::vector<StrokePoint>> seqs = {{{0.5f, -1.25f, 0}, {1.f, 0.25f, 1}, {-3.f, 2.f, 0}, {0.125f, 0.f, 1}, {1e-3f, 7.f, 0}},
+                                                      {{2.f, 2.f, 0}, {-0.5f, 0.75f, 1}, {0.f, -1.f, 1}}};
+  const double scale = 2.5;  // whiteboard units per model unit (StrokeData::scale)
+  auto expect = [&](std::size_t s, std::size_t t, int c) { return c == 2 ? seqs[s][t][2] : float(seqs[s][t][std::size_t(c)] * scale); };
+
+  write_strokes(dir / "s.json", titles, seqs, scale);
+  const Json j = Json::parse(read_text(dir / "s.json"));
+  REQUIRE(j.is_array());
+  REQUIRE(j.size() == 2);
+  for (std::size_t s = 0; s < 2; ++s) {
+    CHECK(j[s]["title"] == titles[s]);
+    REQUIRE(j[s]["points"].size() == seqs[s].size());
+    for (std::size_t t = 0; t < seqs[s].size(); ++t)
+      for (int c = 0; c < 3; ++c) CHECK(j[s]["points"][t][std::size_t(c)].get<float>() == expect(s, t, c));
+  }
+
+  write_strokes(dir / "s.npy", titles, seqs, scale);
+  Npy n = read_npy(dir / "s.npy");
+  CHECK(n.shape == std::vector<i64>{2, 5, 3});
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t t = 0; t < 5; ++t)
+      for (int c = 0; c < 3; ++c) {
+        const float v = n.values[(s * 5 + t) * 3 + std::size_t(c)];
+        INFO("sample " << s << " point " << t << " column " << c);
+        if (t < seqs[s].size())
+          CHECK(v == expect(s, t, c));
+        else
+          CHECK(std::isnan(v));  // padding after the shorter sample's end
+      }
+  // NumPy reads the same file: its shape, dtype and every value (NaN rows as nan)
+  // the first python3 with numpy: the one on PATH may be another install (pyenv) without it
+  std::string python;
+  for (const char* p : {"python3", "/usr/bin/python3"})
+    if (python.empty() && std::system((std::string(p) + " -c 'import numpy' > /dev/null 2>&1").c_str()) == 0) python = p;
+  REQUIRE_MESSAGE(!python.empty(), "a python3 with numpy is needed to check .npy files (Debian: python3-numpy); neither python3 "
+                                   "on PATH nor /usr/bin/python3 imports numpy");
+  const std::string out = capture(python + " -c \"import sys, numpy as np; a = np.load(sys.argv[1]); "
+                                  "print(a.dtype.str, a.shape); print(' '.join(repr(float(v)) for v in a.ravel()))\" '" +
+                                  dir / "s.npy" + "'");
+  std::istringstream in(out);
+  std::string dtype, shape;
+  in >> dtype;
+  std::getline(in, shape);
+  CHECK(dtype == "<f4");
+  CHECK(shape == " (2, 5, 3)");
+  for (std::size_t i = 0; i < n.values.size(); ++i) {
+    std::string tok;
+    REQUIRE(static_cast<bool>(in >> tok));
+    if (std::isnan(n.values[i]))
+      CHECK(tok == "nan");
+    else
+      CHECK(float(std::stod(tok)) == n.values[i]);
+  }
+
+  CHECK_THROWS_WITH_AS(write_strokes(dir / "s.csv", titles, seqs, scale), has(dir / "s.csv"), std::invalid_argument);
+  CHECK_THROWS_AS(write_strokes(dir / "s.json", {"one"}, seqs, scale), std::invalid_argument);
+  CHECK_FALSE(std::filesystem::exists(dir / "s.csv"));
+  CHECK_FALSE(std::filesystem::exists(dir / "s.npy.tmp"));
+}
+
 TEST_CASE("handwriting: the loss falls on the real strokes; train, eval and sample from the command line") {
   if (!have_iam()) {
     MESSAGE("../shared/data/iam_ondb not present; skipped");
@@ -286,8 +400,35 @@ TEST_CASE("handwriting: the loss falls on the real strokes; train, eval and samp
   CHECK(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--count", "2", "--length", "50", "--bias", "0.5", "--out", dir / "s.png"}) ==
         0);
   CHECK(file_exists(dir / "s.png"));
+  // an SVG picture and the numbers, JSON and npy, of the same samples (same seed)
+  for (const char* ext : {"json", "npy"})
+    CHECK(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--count", "2", "--length", "50", "--out", dir / "s.svg", "--strokes",
+                               dir / (std::string("s.") + ext)}) == 0);
+  CHECK(read_text(dir / "s.svg").find("<path") != std::string::npos);
+  const Json j = Json::parse(read_text(dir / "s.json"));
+  Npy n = read_npy(dir / "s.npy");
+  CHECK(n.shape == std::vector<i64>{2, 50, 3});
+  REQUIRE(j.size() == 2);
+  int lifts = 0;
+  for (std::size_t s = 0; s < 2; ++s) {
+    REQUIRE(j[s]["points"].size() == 50);
+    for (std::size_t t = 0; t < 50; ++t)
+      for (std::size_t c = 0; c < 3; ++c) CHECK(j[s]["points"][t][c].get<float>() == n.values[(s * 50 + t) * 3 + c]);
+    for (std::size_t t = 0; t < 50; ++t) {
+      const float pen = n.values[(s * 50 + t) * 3 + 2];
+      CHECK((pen == 0.f || pen == 1.f));
+      lifts += pen == 1.f;
+    }
+  }
+  MESSAGE("pen lifts in 100 sampled points: " << lifts);
+  // only --strokes: no picture
+  std::filesystem::remove(dir / "run/sample.png");
+  CHECK(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--count", "1", "--length", "10", "--strokes", dir / "only.json"}) == 0);
+  CHECK(file_exists(dir / "only.json"));
+  CHECK_FALSE(file_exists(dir / "run/sample.png"));
   CHECK_THROWS_WITH(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--bias", "-1", "--out", dir / "s.png"}), has("--bias"));
-  CHECK_THROWS_WITH(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--out", dir / "s.txt"}), has(".png"));
+  CHECK_THROWS_WITH(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--out", dir / "s.txt"}), has(".png, .svg or .pdf"));
+  CHECK_THROWS_WITH(run_cmd(cmd_sample, {"sample", "--checkpoint", run, "--strokes", dir / "s.csv"}), has(".json or .npy"));
   CHECK_THROWS_WITH(run_cmd(cmd_eval, {"eval", "--checkpoint", run, "--split", "test"}), has("no test set"));
   CHECK(run_cmd(cmd_eval, {"eval", "--checkpoint", run, "--split", "valid"}) == 0);
 }

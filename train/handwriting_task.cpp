@@ -1,6 +1,9 @@
 #include "train/handwriting_task.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <limits>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -8,7 +11,7 @@
 #include "train/charlm_task.h"
 #include "train/config_check.h"
 #include "train/stop_signals.h"
-#include "plot/png.h"
+#include "train/run_files.h"
 #include "plot/plot.h"
 #include "train/tasks.h"
 #include "engine/ops/mdn.h"
@@ -151,44 +154,53 @@ std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l) {
   return out;
 }
 
-void write_strokes_png(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs) {
-  if (titles.size() != seqs.size()) throw std::invalid_argument("write_strokes_png: one title per sequence");
-  struct Box { double x0 = 0, x1 = 0, y0 = 0, y1 = 0; };
-  std::vector<Box> boxes;
-  double wmax = 1e-9, hmax = 1e-9;
-  for (const auto& s : seqs) {
-    Box b;
-    double x = 0, y = 0;
-    for (const auto& p : s) {
-      x += p[0], y += p[1];
-      b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
+namespace {
+
+// NumPy format 1.0: magic, version, header length (little-endian uint16), a Python dict literal
+// padded with spaces and ended by '\n' so the data starts at a multiple of 64 bytes.
+std::string npy_header(const std::string& descr, const std::vector<i64>& shape) {
+  std::string dims;
+  for (i64 d : shape) dims += std::to_string(d) + ", ";
+  if (!dims.empty()) dims.pop_back();              // "2, 5, 3," ...
+  if (shape.size() > 1) dims.pop_back();           // ... "2, 5, 3"; one dim keeps "(n,)"
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  while ((10 + dict.size() + 1) % 64) dict += ' ';
+  dict += '\n';
+  std::string h = "\x93NUMPY";
+  h += char(1), h += char(0), h += char(dict.size() & 0xff), h += char(dict.size() >> 8);
+  return h + dict;
+}
+
+}  // namespace
+
+void write_strokes(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs,
+                   double scale) {
+  if (titles.size() != seqs.size()) throw std::invalid_argument("write_strokes: one title per sequence");
+  const std::string ext = path.size() >= 5 ? path.substr(path.size() - 5) : "";
+  const bool json = ext == ".json", npy = path.size() >= 4 && path.substr(path.size() - 4) == ".npy";
+  if (!json && !npy) throw std::invalid_argument("cannot write strokes to " + path + ": the file name must end in .json or .npy");
+  auto value = [&](const StrokePoint& p, int c) { return c == 2 ? p[2] : float(p[std::size_t(c)] * scale); };
+  if (json) {
+    Json out = Json::array();
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      Json pts = Json::array();
+      for (const auto& p : seqs[i]) pts.push_back({value(p, 0), value(p, 1), value(p, 2)});
+      out.push_back({{"title", titles[i]}, {"points", std::move(pts)}});
     }
-    wmax = std::max(wmax, b.x1 - b.x0), hmax = std::max(hmax, b.y1 - b.y0);
-    boxes.push_back(b);
+    write_text_atomic(path, out.dump() + "\n");
+    return;
   }
-  const int width = 1400, margin = 16, title_h = Canvas::kLineHeight * 2;
-  const double scale = std::min((width - 2 * margin) / wmax, 160.0 / hmax);
-  int height = margin;
-  for (const auto& b : boxes) height += title_h + int(std::ceil((b.y1 - b.y0) * scale)) + margin;
-  Canvas c(width, std::max(height, 2 * margin), Rgb{255, 255, 255});
-  int top = margin;
-  const Rgb ink{20, 40, 110};
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
-    c.text(margin, top, titles[i], Rgb{60, 60, 60}, 2);
-    top += title_h;
-    const Box& b = boxes[i];
-    double x = 0, y = 0;
-    bool pen_down = false;  // the point after a lift starts a new stroke
-    for (const auto& p : seqs[i]) {
-      double nx = x + p[0], ny = y + p[1];
-      if (pen_down)
-        c.line(margin + (x - b.x0) * scale, top + (y - b.y0) * scale, margin + (nx - b.x0) * scale, top + (ny - b.y0) * scale, ink, 2);
-      x = nx, y = ny;
-      pen_down = p[2] < 0.5f;
-    }
-    top += int(std::ceil((b.y1 - b.y0) * scale)) + margin;
-  }
-  c.write_png(path);
+  std::size_t T = 0;
+  for (const auto& s : seqs) T = std::max(T, s.size());
+  std::string bytes = npy_header("<f4", {i64(seqs.size()), i64(T), 3});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& s : seqs)
+    for (std::size_t t = 0; t < T; ++t)
+      for (int c = 0; c < 3; ++c) {
+        const std::uint32_t u = std::bit_cast<std::uint32_t>(t < s.size() ? value(s[t], c) : nan);
+        for (int k = 0; k < 4; ++k) bytes += char((u >> (8 * k)) & 0xff);  // little-endian on any machine
+      }
+  write_text_atomic(path, bytes);
 }
 
 std::string HandwritingTask::describe() const {
@@ -214,7 +226,7 @@ void HandwritingTask::after_training(const ParamStore& ps, const std::string& ru
       titles.push_back("sample, 700 points, bias " + std::to_string(int(bias)));
       seqs.push_back(handwriting_sample(*model_, ps, 700, bias, rng));
     }
-  write_strokes_png(run_dir + "/samples.png", titles, seqs);
+  plot_strokes(run_dir + "/samples.png", titles, seqs);
 }
 
 // Every key the handwriting task reads; the model is built once (shapes only).

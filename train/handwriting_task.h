@@ -69,8 +69,18 @@ std::vector<StrokePoint> handwriting_sample(const RecurrentStack& model, const P
 // The points of a line of the data set.
 std::vector<StrokePoint> stroke_line(const StrokeData& d, const StrokeLine& l);
 
-// A PNG with one row per sequence: its title above, the pen path below (the running sum of the
-// offsets, a stroke broken where the pen lifts), every row at the same scale.
-void write_strokes_png(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs);
+// The pictures of samples are drawn by plot_strokes (plot/plot.h).
+
+// The raw numbers of `seqs` (points in the model's units, StrokeData::points) written to path,
+// the format by its extension; dx and dy are multiplied by `scale` (StrokeData::scale), giving
+// the data's own units: whiteboard coordinates, the offsets of ../shared/data/iam_ondb's
+// points.i16le.gz as floats. pen_up is 1 on the last point of a stroke (the pen lifts after it),
+// else 0, as that file's eos.
+//   .json: a list with one object per sequence, {"title": titles[i], "points": [[dx, dy, pen_up], ...]}
+//   .npy:  NumPy format 1.0, little-endian float32, shape [sequences, T, 3] with T the longest
+//          sequence's length; the rows after a shorter sequence's end are NaN.
+// Anything else throws std::invalid_argument naming the path. Written atomically.
+void write_strokes(const std::string& path, const std::vector<std::string>& titles, const std::vector<std::vector<StrokePoint>>& seqs,
+                   double scale);
 
 }  // namespace ht
