@@ -72,6 +72,30 @@ struct File {
   }
 };
 
+// A checkpoint file opened for reading (a regular file, its size known); reads and errors name it.
+struct CheckpointReader {
+  std::string path;
+  File file;
+  std::uint64_t size = 0;
+
+  explicit CheckpointReader(const std::string& p) : path(p) {
+    file.f = std::fopen(path.c_str(), "rb");
+    if (!file.f) throw std::runtime_error("cannot open checkpoint '" + path + "': " + errno_text(errno));
+    struct stat st;
+    if (::fstat(fileno(file.f), &st) != 0) throw bad("cannot stat: " + errno_text(errno));
+    if (!S_ISREG(st.st_mode)) throw bad("not a regular file");
+    size = std::uint64_t(st.st_size);
+  }
+  std::runtime_error bad(const std::string& why) const { return std::runtime_error("checkpoint '" + path + "': " + why); }
+  // Exactly n bytes, or an error saying which part (`what`) was cut short.
+  void read(void* p, std::size_t n, const char* what) {
+    if (n && std::fread(p, 1, n, file.f) != n) {
+      if (std::ferror(file.f)) throw bad(std::string("read error in the ") + what + ": " + errno_text(errno));
+      throw bad(std::string("truncated while reading the ") + what);
+    }
+  }
+};
+
 bool parse_dtype(const std::string& s, DType& dt) {
   for (DType d : {DType::F32, DType::F64, DType::I32})
     if (s == dtype_name(d)) {
@@ -230,7 +254,6 @@ void save_checkpoint(const std::string& path, const NamedTensors& tensors, const
   }
 }
 
-
 NonFinite first_nonfinite(const NamedTensors& tensors) {
   for (auto& [name, t] : tensors) {
     if (t.dtype() == DType::I32) continue;
@@ -300,25 +323,16 @@ template <class Bad> Entry parse_entry(const json& e, std::uint64_t data_bytes, 
 }  // namespace
 
 // The version-1 format (checkpoint.bin, before safetensors): still read, never written.
-static Checkpoint load_legacy_bin(const std::string& path) {
-  auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + path + "': " + why); };
-  File file;
-  file.f = std::fopen(path.c_str(), "rb");
-  if (!file.f) throw std::runtime_error("cannot open checkpoint '" + path + "': " + errno_text(errno));
-  struct stat st;
-  if (::fstat(fileno(file.f), &st) != 0) throw bad("cannot stat: " + errno_text(errno));
-  if (!S_ISREG(st.st_mode)) throw bad("not a regular file");
-  const std::uint64_t size = std::uint64_t(st.st_size);
-
-  auto read = [&](void* p, std::size_t n, const char* what) {
-    if (n && std::fread(p, 1, n, file.f) != n) {
-      if (std::ferror(file.f)) throw bad(std::string("read error in the ") + what + ": " + errno_text(errno));
-      throw bad(std::string("truncated while reading the ") + what);
-    }
-  };
+// `in` is read again from its first byte.
+static Checkpoint load_legacy_bin(CheckpointReader& in) {
+  const std::string& path = in.path;
+  const std::uint64_t size = in.size;
+  auto bad = [&](const std::string& why) { return in.bad(why); };
+  auto read = [&](void* p, std::size_t n, const char* what) { in.read(p, n, what); };
+  std::rewind(in.file.f);
 
   unsigned char pre[kPreamble] = {};
-  std::size_t got = std::fread(pre, 1, kPreamble, file.f);
+  std::size_t got = std::fread(pre, 1, kPreamble, in.file.f);
   if (got < 8 || std::memcmp(pre, kMagic, 8) != 0) throw bad("not a hypertrain checkpoint (bad magic)");
   if (got < kPreamble)
     throw bad("truncated: expected at least " + std::to_string(kPreamble) + " bytes, found " + std::to_string(size));
@@ -395,28 +409,14 @@ static Checkpoint load_legacy_bin(const std::string& path) {
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  auto bad = [&](const std::string& why) { return std::runtime_error("checkpoint '" + path + "': " + why); };
-  File file;
-  file.f = std::fopen(path.c_str(), "rb");
-  if (!file.f) throw std::runtime_error("cannot open checkpoint '" + path + "': " + errno_text(errno));
-  struct stat st;
-  if (::fstat(fileno(file.f), &st) != 0) throw bad("cannot stat: " + errno_text(errno));
-  if (!S_ISREG(st.st_mode)) throw bad("not a regular file");
-  const std::uint64_t size = std::uint64_t(st.st_size);
-  auto read = [&](void* p, std::size_t n, const char* what) {
-    if (n && std::fread(p, 1, n, file.f) != n) {
-      if (std::ferror(file.f)) throw bad(std::string("read error in the ") + what + ": " + errno_text(errno));
-      throw bad(std::string("truncated while reading the ") + what);
-    }
-  };
+  CheckpointReader in(path);
+  const std::uint64_t size = in.size;
+  auto bad = [&](const std::string& why) { return in.bad(why); };
+  auto read = [&](void* p, std::size_t n, const char* what) { in.read(p, n, what); };
 
   unsigned char pre[8] = {};
-  const std::size_t got = std::fread(pre, 1, 8, file.f);
-  if (got == 8 && std::memcmp(pre, kMagic, 8) == 0) {
-    std::fclose(file.f);
-    file.f = nullptr;
-    return load_legacy_bin(path);
-  }
+  const std::size_t got = std::fread(pre, 1, 8, in.file.f);
+  if (got == 8 && std::memcmp(pre, kMagic, 8) == 0) return load_legacy_bin(in);
   if (got < 8) throw bad("not a safetensors checkpoint, or truncated: " + std::to_string(size) + " bytes, less than its 8-byte header length");
   const std::uint64_t header_len = get_le(pre, 8);
   if (header_len < 2 || header_len > size - 8 || header_len > (std::uint64_t(100) << 20))
