@@ -96,13 +96,9 @@ std::string resume_checkpoint(const std::string& dir) {
   return "";
 }
 
-static bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 RunCheckpoint locate_checkpoint(const std::string& path) {
   RunCheckpoint r{path, ""};
-  if (ends_with(path, ".safetensors") || ends_with(path, ".bin")) {
+  if (path.ends_with(".safetensors") || path.ends_with(".bin")) {
     const auto slash = path.find_last_of('/');
     r.dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     r.file = path;
