@@ -35,15 +35,7 @@ struct TmpPath {
   operator const std::string&() const { return path; }
 };
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
-void write_all(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-}
 
 Tensor filled(const Shape& s, DType dt, Rng& rng) {
   Tensor t = Tensor::empty(s, dt);
@@ -138,7 +130,7 @@ TEST_CASE("a checkpoint round-trips bit for bit: values, shapes, dtypes, meta, R
 TEST_CASE("the file layout is safetensors: header length, JSON header with __metadata__ first, contiguous data") {
   TmpPath path("layout");
   save_checkpoint(path, sample_tensors(), {{"step", 1}, {"name", "run"}});
-  std::string bytes = read_all(path);
+  std::string bytes = ht::test::read_bytes(path);
   REQUIRE(bytes.size() > 8);
   const std::uint64_t start = data_start(bytes);
   CHECK(start % 64 == 0);
@@ -174,9 +166,9 @@ TEST_CASE("a second reader, Python with NumPy only, reads every tensor and the m
   const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   const std::string cmd = python + " scripts/read_safetensors.py " + file + " --json " + out + " > " + d / "log" + " 2>&1";
   const int rc = std::system(cmd.c_str());
-  INFO(cmd << "\n" << read_all(d / "log"));
+  INFO(cmd << "\n" << ht::test::read_bytes(d / "log"));
   REQUIRE_MESSAGE(rc == 0, "python3 with NumPy (Debian python3-numpy, installed by scripts/deps.sh) must read the checkpoint");
-  const json got = json::parse(read_all(out));
+  const json got = json::parse(ht::test::read_bytes(out));
   CHECK(got["metadata"]["step"] == "42");
   CHECK(json::parse(got["metadata"]["rng"].get<std::string>()) == json({"1", "2", "3", "4"}));
   REQUIRE(got["tensors"].size() == tensors.size());
@@ -196,23 +188,23 @@ TEST_CASE("a second reader, Python with NumPy only, reads every tensor and the m
     }
   }
   // The second reader refuses a flipped data byte too: the checksums are independent of our code.
-  std::string bytes = read_all(file);
+  std::string bytes = ht::test::read_bytes(file);
   bytes[std::size_t(data_start(bytes) + 3)] ^= 0x20;
-  write_all(file, bytes);
+  ht::test::write_plain(file, bytes);
   CHECK(std::system((python + " scripts/read_safetensors.py " + file + " > /dev/null 2>&1").c_str()) != 0);
 }
 
 TEST_CASE("a checkpoint in the earlier format (HTCKPT01, checkpoint.bin) is still read") {
   TmpPath path("legacy");
-  write_all(path, legacy_bin({1.5f, -2.0f, 3.25f}, {{"step", 9}}));
+  ht::test::write_plain(path, legacy_bin({1.5f, -2.0f, 3.25f}, {{"step", 9}}));
   const Checkpoint ck = load_checkpoint(path);
   CHECK(ck.meta["step"] == 9);
   REQUIRE(ck.tensors.size() == 1);
   CHECK(ck.tensors[0].first == "param.w");
   CHECK(ck.tensors[0].second.at(2) == 3.25);
-  std::string bytes = read_all(path);
+  std::string bytes = ht::test::read_bytes(path);
   bytes.back() ^= 0x01;
-  write_all(path, bytes);
+  ht::test::write_plain(path, bytes);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
 }
 
@@ -230,25 +222,25 @@ TEST_CASE("saving over an existing checkpoint replaces it and leaves no .tmp") {
 TEST_CASE("a flipped byte in the data or the header is refused as a checksum mismatch") {
   TmpPath path("flip");
   save_checkpoint(path, sample_tensors(), {{"step", 3}});
-  std::string good = read_all(path);
+  std::string good = ht::test::read_bytes(path);
   std::uint64_t start = data_start(good);
 
   std::string bad = good;
   bad[std::size_t(start + 5)] ^= 0x10;  // inside param.w
-  write_all(path, bad);
+  ht::test::write_plain(path, bad);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.path.c_str()), std::runtime_error);
 
   bad = good;
   bad.back() ^= 0x01;  // last byte of the blob
-  write_all(path, bad);
+  ht::test::write_plain(path, bad);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("checksum"), std::runtime_error);
 
   bad = good;
   const std::size_t shape_at = good.find("\"shape\":[2,3]");  // param.w's entry in the header
   REQUIRE(shape_at != std::string::npos);
   bad[shape_at + 11] ^= 0x01;  // 3 -> 2
-  write_all(path, bad);
+  ht::test::write_plain(path, bad);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("header checksum mismatch"), std::runtime_error);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.path.c_str()), std::runtime_error);
 }
@@ -256,14 +248,14 @@ TEST_CASE("a flipped byte in the data or the header is refused as a checksum mis
 TEST_CASE("a truncated checkpoint is refused with the expected and found sizes") {
   TmpPath path("truncated");
   save_checkpoint(path, sample_tensors(), {{"step", 3}});
-  std::string good = read_all(path);
+  std::string good = ht::test::read_bytes(path);
   for (std::size_t keep : {good.size() - 1, std::size_t(data_start(good)) + 10, std::size_t(100), std::size_t(20)}) {
     INFO("kept " << keep << " bytes");
-    write_all(path, good.substr(0, keep));
+    ht::test::write_plain(path, good.substr(0, keep));
     CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("truncated"), std::runtime_error);
     CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(std::to_string(keep).c_str()), std::runtime_error);
   }
-  write_all(path, good + "x");
+  ht::test::write_plain(path, good + "x");
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("size mismatch"), std::runtime_error);
 }
 
@@ -271,7 +263,7 @@ TEST_CASE("a file that is not a checkpoint is refused as such") {
   TmpPath path("notckpt");
   for (std::string content : {std::string("{\"step\": 3}\n"), std::string(), std::string("HTCK"), std::string(200, 'z'),
                               le_bytes(4, 8) + "[1] "}) {
-    write_all(path, content);
+    ht::test::write_plain(path, content);
     CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("not a safetensors checkpoint"), std::runtime_error);
   }
 }
@@ -279,7 +271,7 @@ TEST_CASE("a file that is not a checkpoint is refused as such") {
 TEST_CASE("a safetensors file without hypertrain's checksums, or of another format, is refused naming what is missing") {
   TmpPath path("foreign");
   const std::string header = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
-  write_all(path, le_bytes(header.size(), 8) + header + std::string(4, '\0'));
+  ht::test::write_plain(path, le_bytes(header.size(), 8) + header + std::string(4, '\0'));
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains("no __metadata__.header_crc32"), std::runtime_error);
   CHECK_THROWS_WITH_AS(load_checkpoint(path), doctest::Contains(path.path.c_str()), std::runtime_error);
 }
