@@ -136,14 +136,20 @@ void Figure::crisp_line(double x0, double y0, double x1, double y1, Rgb c) const
   line(x0, y0, x1, y1, c, 1.0);
 }
 
+// Selects DejaVu Sans at `size` (bold or not) on cr and returns the extents of utf8 in it.
+static cairo_text_extents_t use_font(cairo_t* cr, const std::string& utf8, double size, bool bold) {
+  cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+  cairo_text_extents_t e;
+  cairo_text_extents(cr, utf8.c_str(), &e);
+  return e;
+}
+
 void Figure::text(double x, double y, const std::string& s, Rgb c, double size, HAlign h, VAlign v, bool bold, double angle) const {
   if (s.empty()) return;
   const std::string u = valid_utf8(s);
   cairo_save(cr_);
-  cairo_select_font_face(cr_, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr_, size);
-  cairo_text_extents_t e;
-  cairo_text_extents(cr_, u.c_str(), &e);
+  const cairo_text_extents_t e = use_font(cr_, u, size, bold);
   cairo_translate(cr_, x, y);
   if (angle != 0) cairo_rotate(cr_, -angle * M_PI / 180.0);
   const double dx = h == HAlign::Left ? 0 : h == HAlign::Center ? -e.x_advance / 2 : -e.x_advance;
@@ -161,10 +167,7 @@ double Figure::text_width(const std::string& s, double size, bool bold) const {
   if (s.empty()) return 0;
   const std::string u = valid_utf8(s);
   cairo_save(cr_);
-  cairo_select_font_face(cr_, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size(cr_, size);
-  cairo_text_extents_t e;
-  cairo_text_extents(cr_, u.c_str(), &e);
+  const cairo_text_extents_t e = use_font(cr_, u, size, bold);
   cairo_restore(cr_);
   return e.x_advance;
 }
