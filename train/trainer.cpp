@@ -31,7 +31,7 @@ Json trainer_defaults() {
       "optimizer": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
       "momentum": 0.9, "nesterov": false, "weight_decay": 0.0,
       "lr": {"type": "constant", "lr": 0.001},
-      "patience": 0, "seed": 1, "threads": 0
+      "patience": 0, "seed": 1, "threads": 0, "max_seconds": 0.0
     },
     "paper": {}
   })");
@@ -59,6 +59,7 @@ void check_trainer_config(const ConfigCheck& c) {
   c.integer("train.eval_every", 1, kMaxSteps);
   c.integer("train.checkpoint_every", 1, kMaxSteps);
   c.number("train.clip", 0, std::numeric_limits<double>::infinity());
+  c.number("train.max_seconds", 0, std::numeric_limits<double>::infinity());
 }
 
 std::string format_duration(double s) {
@@ -108,9 +109,12 @@ class Trainer {
       : cfg_(checked(cfg)), tr_(cfg["train"]), task_(task), opt_(opt), comm_(comm), dir_(opt.run_dir), metric_(task.metric()),
         total_steps_(tr_["steps"].get<i64>()), eval_every_(tr_["eval_every"].get<i64>()),
         ckpt_every_(tr_["checkpoint_every"].get<i64>()), patience_(tr_["patience"].get<i64>()),
-        clip_(tr_["clip"].get<double>()), seed_(tr_["seed"].get<std::uint64_t>()), best_(metric_.worst()) {}
+        clip_(tr_["clip"].get<double>()), max_seconds_(tr_["max_seconds"].get<double>()), seed_(tr_["seed"].get<std::uint64_t>()),
+        best_(metric_.worst()) {}
 
-  // The loop: step, evaluate every eval_every steps, save every checkpoint_every. A signal
+  // The loop: step, evaluate every eval_every steps, save every checkpoint_every, until
+  // train.steps or, when train.max_seconds is set, until that much training time (the steps'
+  // seconds, evaluations left out) has passed: the step that crosses it is the last. A signal
   // (stop_signals.h) ends it after the step under way: an evaluation (unless a second signal came),
   // a checkpoint, the resume hint.
   //
@@ -126,7 +130,7 @@ class Trainer {
     announce();
     while (step_ < total_steps_) {
       step();
-      const bool last = step_ == total_steps_;
+      const bool last = step_ == total_steps_ || out_of_time();
       int stops = agreed_signals(signals);
       const bool signalled = stops > 0;
       if ((signalled || step_ % eval_every_ == 0 || last) && stops < 2) evaluate_unless_stopped();
@@ -138,7 +142,7 @@ class Trainer {
         stop_for(agreed_first_signal_, "at step " + std::to_string(step_) + "; checkpoint saved");
         break;
       }
-      if (sum_.stopped_early) break;
+      if (sum_.stopped_early || last) break;
     }
     sum_.last_step = step_;
     sum_.best_metric = best_;
@@ -159,6 +163,18 @@ class Trainer {
     if (comm_.world() > 1) comm_.max(v, 2);
     agreed_first_signal_ = v[1];
     return v[0];
+  }
+
+  // Whether the time budget is spent; across processes the ranks' clocks differ, so rank 0 decides.
+  bool out_of_time() {
+    if (max_seconds_ <= 0) return false;
+    int over = train_seconds_ >= max_seconds_ ? 1 : 0;
+    if (comm_.world() > 1) comm_.broadcast(&over, sizeof over);
+    if (over && !sum_.out_of_time && !opt_.quiet && comm_.root())
+      std::fprintf(stderr, "time budget reached: %s of training (train.max_seconds %g) at step %lld\n", format_duration(train_seconds_).c_str(),
+                   max_seconds_, (long long)step_);
+    sum_.out_of_time = sum_.out_of_time || over;
+    return over;
   }
 
   std::string ckpt_path() const { return dir_ + "/" + kLatestCheckpoint; }
@@ -496,6 +512,7 @@ class Trainer {
     sum_.results = {{"name", cfg_["name"]}, {"data", cfg_.value("data", "")}, {"data_source", task_.data_source()}, {"model", task_.describe()},
                     {"parameters", ps_.count()}, {"counted_parameters", {{"what", counted.first}, {"count", counted.second}}},
                     {"best_step", best_step_}, {"steps", step_}, {"stopped_early", sum_.stopped_early}, {"train_seconds", train_seconds_},
+                    {"time_budget_seconds", max_seconds_ > 0 ? Json(max_seconds_) : Json()}, {"stopped_at_time_budget", sum_.out_of_time},
                     {"machine", machine_info(tr_["threads"].get<int>())}, {"processes", comm_.world()}, {"paper", cfg_["paper"]}};
     std::string line;
     for (const std::string& split : task_.final_splits()) {
@@ -543,7 +560,7 @@ class Trainer {
   const std::string dir_;
   const Metric metric_;
   const i64 total_steps_, eval_every_, ckpt_every_, patience_;
-  const double clip_;
+  const double clip_, max_seconds_;
   const std::uint64_t seed_;
 
   ParamStore ps_;

@@ -47,6 +47,7 @@ struct TrainSummary {
   double best_metric = 0;
   i64 best_step = -1;
   bool stopped_early = false, interrupted = false;
+  bool out_of_time = false;  // train.max_seconds of training passed
   int signal = 0;              // the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
   Json results;                // what results.json holds
 };
