@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "train/charlm_task.h"
 #include "train/run_files.h"
 #include "train/tasks.h"
 #include "engine/checkpoint.h"
@@ -12,13 +13,45 @@
 
 namespace ht {
 
+namespace {
+
+// `eval --burn-in N`: a language model's split as one stream from both starts, in one pass.
+int eval_starts(Task& task, const ParamStore& ps, const Json& cfg, const std::string& file, const Checkpoint& ck, const std::string& split,
+                i64 burn_in, i64 streams, bool json) {
+  auto* lm = dynamic_cast<CharLMTask*>(&task);
+  if (!lm) throw std::invalid_argument("--burn-in is for language models (task charlm); this run's task is '" + cfg["task"].get<std::string>() + "'");
+  const CharLMTask::Starts s = lm->evaluate_starts(ps, split, burn_in, streams);
+  if (!std::isfinite(s.burned.metric) || !std::isfinite(s.zero.metric))
+    throw std::runtime_error("evaluating " + file + " on '" + split + "' is not finite: not a number to report");
+  const i64 step = ck.meta.value("step", i64(-1));
+  if (json) {
+    std::cout << Json({{"checkpoint", file}, {"step", step}, {"split", split}, {"count", s.burned.count}, {"streams", streams}, {"burn_in", s.burn_in},
+                       {"bpc", s.burned.metric}, {"loss", s.burned.loss}, {"zero_start_bpc", s.zero.metric}, {"zero_start_loss", s.zero.loss}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::printf("%s (%s, step %lld): %s, %lld characters as %lld stream%s\n", cfg["name"].get<std::string>().c_str(), file.c_str(),
+              (long long)step, split.c_str(), (long long)s.burned.count, (long long)streams, streams == 1 ? "" : "s");
+  std::printf("  from a zero state:                       bpc %.4f\n", s.zero.metric);
+  std::printf("  after a burn-in of %8lld characters:   bpc %.4f%s\n", (long long)s.burn_in, s.burned.metric,
+              s.burn_in < burn_in ? "  (all the text before the split)" : "");
+  if (s.burn_in == 0 && burn_in > 0) std::printf("  (nothing comes before the '%s' split: no burn-in)\n", split.c_str());
+  return 0;
+}
+
+}  // namespace
+
 int cmd_eval(int argc, char** argv) {
   cxxopts::Options o("hypertrain eval", "Evaluate a run's best (or latest) checkpoint on a split");
   o.add_options()("checkpoint", "run directory (or a checkpoint file inside one)", cxxopts::value<std::string>())(
       "split", "valid or test (default: test; valid for handwriting, which has no test set)", cxxopts::value<std::string>())(
       "threads", "threads (0: every core)", cxxopts::value<int>()->default_value("0"))(
       "data", "data directory", cxxopts::value<std::string>())(
-      "beam", "translation: beam size (1: greedy; default: the run's decode.beam)", cxxopts::value<int>())("json", "print the result as JSON")("h,help", "this help");
+      "beam", "translation: beam size (1: greedy; default: the run's decode.beam)", cxxopts::value<int>())(
+      "burn-in", "language models: read the split after N symbols of the split before it (unscored, state carried) and from a zero state, "
+      "side by side (default: the run's train.eval_burn_in, alone)", cxxopts::value<i64>())(
+      "streams", "with --burn-in: read the split as this many parallel streams (default 1: one stream)", cxxopts::value<i64>()->default_value("1"))("json", "print the result as JSON")("h,help", "this help");
   auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("checkpoint")) {
     std::cout << o.help() << "\n";
@@ -40,6 +73,8 @@ int cmd_eval(int argc, char** argv) {
   refuse_nonfinite(ps, file);
   task->open_run_dir(dir, false);
   std::string split = a.count("split") ? a["split"].as<std::string>() : task->final_splits().back();
+  if (a.count("streams") && !a.count("burn-in")) throw std::invalid_argument("--streams goes with --burn-in (give --burn-in 0 for zero-state streams)");
+  if (a.count("burn-in")) return eval_starts(*task, ps, cfg, file, ck, split, a["burn-in"].as<i64>(), a["streams"].as<i64>(), a.count("json") > 0);
   EvalResult r = task->evaluate(ps, split);
   if (r.count == 0) throw std::invalid_argument("the '" + split + "' split of " + cfg["data"].get<std::string>() + " is empty");
   if (!std::isfinite(r.loss) || !std::isfinite(r.metric))

@@ -95,51 +95,140 @@ Var CharLMTask::loss(Tape& t, const ParamStore& ps, const Batch& batch, Rng& rng
   return batch.share == 1.0 ? mean : scale(t, mean, batch.share);
 }
 
-EvalSums charlm_evaluate_sums(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams,
-                              i64 seq, const Shard& shard) {
-  StreamBatcher b(ids, streams, seq);
-  const i64 s0 = shard.begin(streams), s1 = shard.end(streams);
-  EvalSums r;
-  if (s0 == s1) return r;  // more processes than streams: this one has none
-  RnnState state = model.zero_state(s1 - s0, ps.dtype()), next;
-  Tensor x, y;
+namespace {
+
+// Rows [0, n) of every state tensor of `from` into rows [at, at + n) of `to` (dim 0: streams).
+void copy_state_rows(const RnnState& from, RnnState& to, i64 at) {
+  for (std::size_t l = 0; l < from.size(); ++l)
+    for (std::size_t k = 0; k < from[l].size(); ++k) {
+      const Tensor& f = from[l][k];
+      Tensor& t = to[l][k];
+      const std::size_t row = f.nbytes() / std::size_t(f.shape()[0]);
+      std::memcpy(static_cast<char*>(t.raw()) + row * std::size_t(at), f.raw(), f.nbytes());
+    }
+}
+
+// The state of streams [s0, s1) of `ids` (each `len` symbols) after reading, unscored, the `k`
+// symbols before each stream's start (the ones before the first stream's come from `before`).
+RnnState burned_in_state(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids,
+                         const std::vector<std::int32_t>& before, i64 len, i64 s0, i64 s1, i64 k, i64 seq) {
+  const i64 B = s1 - s0, nb = i64(before.size());
+  RnnState state = model.zero_state(B, ps.dtype()), next;
   Tape t;
-  double total = 0;
+  Tensor x;
+  for (i64 from = 0; from < k; from += seq) {
+    check_stop();
+    const i64 T = std::min(seq, k - from);
+    x = Tensor::empty({T, B}, DType::I32);
+    std::int32_t* xp = x.data<std::int32_t>();
+    for (i64 s = 0; s < T; ++s)
+      for (i64 b = 0; b < B; ++b) {
+        const i64 pos = (s0 + b) * len - k + from + s;  // < 0: in `before`
+        xp[s * B + b] = pos >= 0 ? ids[std::size_t(pos)] : before[std::size_t(nb + pos)];
+      }
+    t.reset();
+    Tape::NoGrad ng(t);
+    model.forward(t, ps, x, state, &next, nullptr, false);
+    state.swap(next);
+  }
+  return state;
+}
+
+}  // namespace
+
+EvalSums charlm_evaluate_sums(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& ids, i64 streams,
+                              i64 seq, const Shard& shard, const StreamStart& start) {
+  StreamBatcher b(ids, streams, seq);
+  const i64 s0 = shard.begin(streams), s1 = shard.end(streams), B = s1 - s0;
+  EvalSums r;
+  if (B == 0) return r;  // more processes than streams: this one has none
+  const i64 k = start.used();
+  // With a burn-in and its zero-state twin wanted, the batch holds the streams twice: rows [0, B)
+  // of each time step start from zero, rows [B, 2B) after the burn-in.
+  const bool both = k > 0 && start.zero_start;
+  const i64 R = both ? 2 * B : B;
+  RnnState state = model.zero_state(R, ps.dtype()), next;
+  if (k > 0) copy_state_rows(burned_in_state(model, ps, ids, *start.before, b.stream_length(), s0, s1, k, seq), state, R - B);
+  Tensor x, y, x2, y2;
+  Tape t;
+  double total[2] = {0, 0};  // after the burn-in (or from zero when there is none), from zero
   std::vector<double> rows;
   for (i64 s = 0; s < b.segments(); ++s) {
     check_stop();  // a signal may end a run's evaluation early (train/stop_signals.h)
     t.reset();
     Tape::NoGrad ng(t);
     b.get(s, x, y, s0, s1);
-    Var logits = model.forward(t, ps, x, state, &next, nullptr, false);
+    const i64 T = x.shape()[0];
+    if (both) {
+      x2 = Tensor::empty({T, R}, DType::I32);
+      y2 = Tensor::empty({T, R}, DType::I32);
+      for (i64 i = 0; i < T * R; ++i) {
+        x2.data<std::int32_t>()[i] = x.data<std::int32_t>()[(i / R) * B + (i % R) % B];
+        y2.data<std::int32_t>()[i] = y.data<std::int32_t>()[(i / R) * B + (i % R) % B];
+      }
+    }
+    const Tensor& xs = both ? x2 : x;
+    const Tensor& ys = both ? y2 : y;
+    Var logits = model.forward(t, ps, xs, state, &next, nullptr, false);
     state.swap(next);
-    rows.resize(std::size_t(y.numel()));
-    softmax_cross_entropy_rows(logits.value(), y.view({y.numel()}), rows.data());
-    for (double v : rows) total += v;
+    rows.resize(std::size_t(ys.numel()));
+    softmax_cross_entropy_rows(logits.value(), ys.view({ys.numel()}), rows.data());
+    for (std::size_t i = 0; i < rows.size(); ++i) total[both && i64(i) % R < B ? 1 : 0] += rows[i];
     r.items += double(y.numel());
   }
-  r.loss = total;
-  r.metric = total / std::log(2.0);  // bits
-  r.metric_items = r.items;
+  auto fill = [](EvalSums& e, double nats, double items) {
+    e.loss = nats;
+    e.items = e.metric_items = items;
+    e.metric = nats / std::log(2.0);  // bits
+  };
+  fill(r, total[0], r.items);
+  if (start.zero_start) {
+    if (both) fill(*start.zero_start, total[1], r.items);
+    else *start.zero_start = r;  // no burn-in: the two starts are one
+  }
   return r;
 }
 
 // The final numbers (results.json, `hypertrain eval`) read the whole split as one stream with the
 // state carried from its first symbol to its last, as the paper evaluates. Periodic validation
 // reads a prefix (train.eval_chars) as train.eval_batch parallel streams, for speed. Cutting a
-// split into many streams is not harmless: each stream starts from a zero state, which a model
-// trained with the state carried across a whole epoch rarely sees (a layer-norm LSTM of ours
-// read 2.15 bpc as one stream and 4.1 bpc as 1,024 streams of 384 symbols).
+// split into many streams is not harmless: from a zero state a stream's first symbols are read
+// without context, which a model trained with the state carried across a whole epoch rarely meets
+// (a layer-norm LSTM of ours read 2.15 bpc as one stream and 4.1 bpc as 1,024 streams of 384
+// symbols, and some of its zero-state starts fell into a regime it left only thousands of
+// symbols later). So every stream, the final numbers' one too, first reads the
+// train.eval_burn_in symbols before it unscored (the previous split's end for the first). With
+// that burn-in, many streams read a split as one stream does (ptb-hyperlstm-256 of the demo:
+// 2.3003 bpc as 1 and as 128 streams; 2.3036 as 128 streams from zero), so train.final_streams
+// may cut the final numbers' split too, to read it with matrix products instead of one stream's
+// matrix-vector products.
+const std::vector<std::int32_t>& CharLMTask::text_before(const std::string& split) const {
+  static const std::vector<std::int32_t> none;
+  if (split == "valid") return corpus_->train;
+  if (split == "test") return corpus_->valid;
+  return none;
+}
+
 EvalSums CharLMTask::evaluate_sums(const ParamStore& ps, const std::string& split, bool quick, const Shard& shard) {
   const auto& all = corpus_->split(split);
   const i64 limit = cfg_["train"]["eval_chars"].get<i64>(), seq = cfg_["train"]["eval_seq"].get<i64>();
-  if (!quick) return charlm_evaluate_sums(*model_, ps, all, 1, seq, shard);
+  const StreamStart start{cfg_["train"]["eval_burn_in"].get<i64>(), &text_before(split)};
+  if (!quick) return charlm_evaluate_sums(*model_, ps, all, cfg_["train"]["final_streams"].get<i64>(), seq, shard, start);
   const i64 streams = cfg_["train"]["eval_batch"].get<i64>();
   if (limit > 0 && limit < i64(all.size())) {
     std::vector<std::int32_t> part(all.begin(), all.begin() + limit);
-    return charlm_evaluate_sums(*model_, ps, part, streams, seq, shard);
+    return charlm_evaluate_sums(*model_, ps, part, streams, seq, shard, start);
   }
-  return charlm_evaluate_sums(*model_, ps, all, streams, seq, shard);
+  return charlm_evaluate_sums(*model_, ps, all, streams, seq, shard, start);
+}
+
+CharLMTask::Starts CharLMTask::evaluate_starts(const ParamStore& ps, const std::string& split, i64 burn_in, i64 streams) {
+  if (burn_in < 0) throw std::invalid_argument("the burn-in must be 0 or more symbols, got " + std::to_string(burn_in));
+  EvalSums zero;
+  const StreamStart start{burn_in, &text_before(split), &zero};
+  if (streams < 1) throw std::invalid_argument("--streams must be 1 or more, got " + std::to_string(streams));
+  const EvalSums burned = charlm_evaluate_sums(*model_, ps, corpus_->split(split), streams, cfg_["train"]["eval_seq"].get<i64>(), {}, start);
+  return {EvalResult::from(burned), EvalResult::from(zero), start.used()};
 }
 
 std::vector<std::int32_t> charlm_sample(const RecurrentStack& model, const ParamStore& ps, const std::vector<std::int32_t>& prime,
@@ -245,6 +334,8 @@ static void check_charlm_config(const ConfigCheck& c) {
   c.integer("train.eval_batch", 1, kMaxBatch);
   c.integer("train.eval_seq", 1, kMaxLength);
   c.integer("train.eval_chars", 0, 10'000'000'000);
+  c.integer("train.eval_burn_in", 0, 10'000'000'000);
+  c.integer("train.final_streams", 1, kMaxBatch);
   ParamStore ps;  // the model's shapes only: nothing allocated (the task's build would size its state)
   RecurrentStack model(Scope(ps), charlm_spec(c.cfg(), known_vocab(c.at("data").get<std::string>())));
   check_model_size(c, ps);
@@ -262,7 +353,8 @@ extern const TaskKind kCharLMTask = {"charlm", R"({
   },
   "train": {
     "batch": 128, "seq": 100, "steps": 20000, "eval_every": 500, "checkpoint_every": 500,
-    "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "clip": 1.0
+    "eval_batch": 8, "eval_seq": 100, "eval_chars": 200000, "eval_burn_in": 5000,
+    "final_streams": 1, "clip": 1.0
   }
 })", [](const Json& cfg, bool load_data) -> std::unique_ptr<Task> { return std::make_unique<CharLMTask>(cfg, load_data); },
    check_charlm_config};
