@@ -1,6 +1,8 @@
 #include <cxxopts.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <functional>
 #include <iostream>
 #include <limits>
 
@@ -46,12 +48,70 @@ static int plot_kernels(const std::vector<std::string>& runs, const std::string&
   return 0;
 }
 
+// `plot scaling --stats FILE`: what moves and what does not while the model reads the text, per
+// character: the change from the previous character and the size of d_h (all gates), of the
+// embedding z_h it comes from, of the hyper cell's output ĥ, the hyper cell's ĉ (mean and largest
+// |ĉ| over its units) and the main cell's c (mean |c|), then their means over characters 0-9 and
+// 10 onwards. Written as JSON; the summary is printed.
+static void write_scaling_stats(const std::string& path, const RecurrentRun& run, const std::string& text,
+                                const std::vector<StepTrace>& trace) {
+  auto norm = [](const Tensor& a, const Tensor* b) {
+    if (!a.numel()) return std::nan("");
+    double s = 0;
+    for (i64 i = 0; i < a.numel(); ++i) {
+      const double v = a.at(i) - (b ? b->at(i) : 0.0);
+      s += v * v;
+    }
+    return std::sqrt(s);
+  };
+  auto abs_stat = [](const Tensor& a, bool largest) {
+    if (!a.numel()) return std::nan("");
+    double s = 0;
+    for (i64 i = 0; i < a.numel(); ++i) s = largest ? std::max(s, std::abs(double(a.at(i)))) : s + std::abs(double(a.at(i))) / double(a.numel());
+    return s;
+  };
+  using Field = std::function<double(std::size_t)>;
+  const auto prev = [&](std::size_t t, Tensor StepTrace::*f) -> const Tensor* { return t > 0 ? &(trace[t - 1].*f) : nullptr; };
+  const std::vector<std::pair<std::string, Field>> fields = {
+      {"d_h_change", [&](std::size_t t) { return t ? norm(trace[t].d_h, prev(t, &StepTrace::d_h)) : std::nan(""); }},
+      {"d_h_norm", [&](std::size_t t) { return norm(trace[t].d_h, nullptr); }},
+      {"z_h_change", [&](std::size_t t) { return t ? norm(trace[t].z_h, prev(t, &StepTrace::z_h)) : std::nan(""); }},
+      {"z_h_norm", [&](std::size_t t) { return norm(trace[t].z_h, nullptr); }},
+      {"h_hat_change", [&](std::size_t t) { return t ? norm(trace[t].h_hat, prev(t, &StepTrace::h_hat)) : std::nan(""); }},
+      {"h_hat_norm", [&](std::size_t t) { return norm(trace[t].h_hat, nullptr); }},
+      {"c_hat_mean_abs", [&](std::size_t t) { return abs_stat(trace[t].c_hat, false); }},
+      {"c_hat_max_abs", [&](std::size_t t) { return abs_stat(trace[t].c_hat, true); }},
+      {"c_mean_abs", [&](std::size_t t) { return abs_stat(trace[t].c, false); }},
+  };
+  Json per = Json::object(), summary = Json::object();
+  for (auto& [name, f] : fields) {
+    Json col = Json::array();
+    double sum[2] = {0, 0};
+    int n[2] = {0, 0};
+    for (std::size_t t = 0; t < trace.size(); ++t) {
+      const double v = f(t);
+      col.push_back(std::isfinite(v) ? Json(v) : Json());
+      if (std::isfinite(v)) sum[t >= 10] += v, ++n[t >= 10];
+    }
+    per[name] = col;
+    summary[name] = {{"chars_0_9", n[0] ? Json(sum[0] / n[0]) : Json()}, {"chars_10_on", n[1] ? Json(sum[1] / n[1]) : Json()}};
+  }
+  Json out = {{"run", run.dir}, {"checkpoint", run.checkpoint}, {"step", run.step}, {"text", text}, {"summary", summary}, {"per_char", per}};
+  write_text_atomic(path, out.dump(1) + "\n");
+  std::printf("%-16s %12s %12s\n", "", "chars 0-9", "chars 10-");
+  for (auto& [name, f] : fields) {
+    auto cell = [&](const char* k) { return summary[name][k].is_number() ? summary[name][k].get<double>() : std::nan(""); };
+    std::printf("%-16s %12.5g %12.5g\n", name.c_str(), cell("chars_0_9"), cell("chars_10_on"));
+  }
+  std::cout << "wrote " << path << "\n";
+}
+
 // hypertrain plot scaling --checkpoint DIR --text FILE: the first layer's scaling vectors while the
 // model reads FILE, as heat maps (unit x character) of one gate's d_h and d_x, and a line per gate
 // of their change from one character to the next (the paper's Figure 4) or of their norm.
 static int plot_scaling(const std::string& path, const std::string& text_file, std::string out, i64 max_chars,
                         const std::string& gate, i64 max_units, const std::string& lines, bool center,
-                        const std::string& data_dir) {
+                        const std::string& data_dir, const std::string& stats) {
   static const char* kGates[4] = {"i", "g", "f", "o"};
   int gate_index = -1;
   for (int k = 0; k < 4; ++k)
@@ -158,6 +218,7 @@ static int plot_scaling(const std::string& path, const std::string& text_file, s
                              run.checkpoint;
   plot_scaling(out, title, footer, chars, faint, panels);
   std::cout << "wrote " << out << "\n";
+  if (!stats.empty()) write_scaling_stats(stats, run, text, trace);
   return 0;
 }
 
@@ -234,6 +295,8 @@ int cmd_plot(int argc, char** argv) {
       "lines", "per-gate lines: change (|d(t) - d(t-1)|, the paper's Figure 4) or norm (|d(t)|)",
       cxxopts::value<std::string>()->default_value("change"))(
       "center", "heat maps: subtract each unit's mean over the text (shows the change over time)")(
+      "stats", "also write per-character numbers (changes and sizes of d_h, z_h, the hyper cell's h and c, the main c) to this JSON file",
+      cxxopts::value<std::string>())(
       "data", "data directory (for the vocabulary; default: the run's data_dir)", cxxopts::value<std::string>());
   o.parse_positional({"what"});
   auto a = parse_args(o, argc, argv);
@@ -253,7 +316,7 @@ int cmd_plot(int argc, char** argv) {
     return plot_scaling(a["checkpoint"].as<std::string>(), a["text"].as<std::string>(),
                         a.count("out") ? a["out"].as<std::string>() : "", a["max-chars"].as<long>(), a["gate"].as<std::string>(),
                         a["units"].as<long>(), a["lines"].as<std::string>(), a.count("center") > 0,
-                        a.count("data") ? a["data"].as<std::string>() : "");
+                        a.count("data") ? a["data"].as<std::string>() : "", a.count("stats") ? a["stats"].as<std::string>() : "");
   }
   if (what == "curves") {
     if (!a.count("run")) throw std::invalid_argument("plot curves needs at least one --run DIR");

@@ -212,6 +212,14 @@ std::vector<Var> RnnCell::step(Tape& t, const Weights& w, const CellInput& x, co
     out.push_back(hyper_state[0]);
     out.push_back(hyper_state[1]);
   }
+  if (trace) {
+    trace->z_h = z_h.value().clone();
+    trace->h_hat = h_hat.value().clone();
+    if (spec_.kind == CellKind::HyperLSTM) {
+      trace->c_hat = hyper_state[1].value().clone();
+      trace->c = out[1].value().clone();
+    }
+  }
   return out;
 }
 

@@ -63,10 +63,13 @@ struct CellInput {
   bool one_hot() const { return !dense.valid(); }
 };
 
-// What a hyper cell computed at a step, for pictures: the main cell's scaling vectors [B, 4H]
-// (gate order i, g, f, o; HyperRNN: [B, H]).
+// What a hyper cell computed at a step, for pictures and `plot scaling --stats`: the main cell's
+// scaling vectors [B, 4H] (gate order i, g, f, o; HyperRNN: [B, H]), the embedding z_h [B, 4 N_z]
+// they come from, the hyper cell's output ĥ and cell ĉ [B, N_ĥ] (ĉ: HyperLSTM only), and the
+// main cell's c [B, H] (HyperLSTM only).
 struct StepTrace {
   Tensor d_h, d_x;
+  Tensor z_h, h_hat, c_hat, c;
 };
 
 class RnnCell {
