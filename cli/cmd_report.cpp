@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <iostream>
@@ -10,10 +12,48 @@
 
 namespace ht {
 
+// `report --seeds`: the image runs grouped by (name, data), in order of first appearance; the
+// test error's mean, sample standard deviation (n - 1), smallest and largest over each group.
+static void print_error_groups(const std::vector<Json>& runs) {
+  std::vector<std::pair<std::string, std::vector<const Json*>>> groups;
+  for (auto& r : runs) {
+    const std::string key = r["name"].get<std::string>() + "\t" + r["data"].get<std::string>();
+    auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == key; });
+    if (it == groups.end()) groups.push_back({key, {&r}});
+    else it->second.push_back(&r);
+  }
+  std::printf("%-22s %-14s %5s %19s %7s %7s %10s %8s %9s\n", "run", "data", "seeds", "test error mean ± sd", "min", "max", "paper",
+              "steps", "seconds");
+  for (auto& [key, rs] : groups) {
+    const Json& r = *rs.front();
+    double mean = 0, var = 0, lo = 1, hi = 0, steps = 0, secs = 0;
+    for (const Json* x : rs) {
+      const double e = 100 * (*x)["test_error"].get<double>();
+      mean += e / double(rs.size());
+      lo = std::min(lo, e), hi = std::max(hi, e);
+      steps += (*x)["steps"].get<double>() / double(rs.size());
+      secs += (*x)["train_seconds"].get<double>() / double(rs.size());
+    }
+    lo = std::min(lo, 100.0);
+    for (const Json* x : rs) var += std::pow(100 * (*x)["test_error"].get<double>() - mean, 2);
+    const double sd = rs.size() > 1 ? std::sqrt(var / double(rs.size() - 1)) : std::nan("");
+    const bool same_data = r["paper"].value("data", std::string("mnist")) == r["data"].get<std::string>();
+    const std::string paper = same_data && r["paper"].contains("test_error")
+                                  ? std::to_string(100 * r["paper"]["test_error"].get<double>()).substr(0, 4) + "%"
+                                  : "-";
+    char ms[64];
+    std::snprintf(ms, sizeof ms, "%.2f%% ± %.2f", mean, sd);
+    std::printf("%-22s %-14s %5zu %19s %6.2f%% %6.2f%% %10s %8.0f %9.0f\n", r["name"].get<std::string>().c_str(),
+                r["data"].get<std::string>().c_str(), rs.size(), ms, lo, hi, paper.c_str(), steps, secs);
+  }
+}
+
 // hypertrain report RUN_DIR...: one row per finished run, from its results.json, beside the paper's.
 int cmd_report(int argc, char** argv) {
   cxxopts::Options o("hypertrain report", "A table of finished runs (their results.json) beside the paper's figures");
-  o.add_options()("runs", "run directories", cxxopts::value<std::vector<std::string>>())("h,help", "this help");
+  o.add_options()("runs", "run directories", cxxopts::value<std::vector<std::string>>())(
+      "seeds", "image runs: one row per name and data, the test error's mean and standard deviation over the runs (seeds) that share them")(
+      "h,help", "this help");
   o.parse_positional({"runs"});
   auto a = parse_args(o, argc, argv);
   if (a.count("help") || !a.count("runs")) {
@@ -51,6 +91,10 @@ int cmd_report(int argc, char** argv) {
                                r["counted_parameters"].value("count", Json()).is_number_integer()))
       throw std::invalid_argument("results file '" + path + "' has no 'counted_parameters' {what, count}");
     table.push_back(r);
+  }
+  if (a.count("seeds") && !errors.empty()) {
+    print_error_groups(errors);
+    errors.clear();
   }
   if (!errors.empty())
     std::printf("%-22s %-9s %-36s %10s %8s %10s %10s %9s\n", "run", "data", "counted parameters", "count", "steps", "test error",
