@@ -11,7 +11,7 @@ std::unique_ptr<ImageClassifier> make_image_classifier(const ImageModelSpec& spe
   if (spec.arch == "conv") return std::make_unique<MnistConvNet>(scope, false, spec.nz, spec.channels, spec.f);
   if (spec.arch == "hyperconv") return std::make_unique<MnistConvNet>(scope, true, spec.nz, spec.channels, spec.f);
   if (spec.arch == "fc") return std::make_unique<MnistFC>(scope, false, spec.hidden);
-  if (spec.arch == "coord-hyperfc") return std::make_unique<MnistFC>(scope, true, spec.hidden);
+  if (spec.arch == "coord-hyperfc") return std::make_unique<MnistFC>(scope, true, spec.hidden, spec.coord_init);
   if (spec.arch == "wrn") {
     WideResNetSpec w;
     w.depth = spec.depth;

@@ -32,6 +32,7 @@ struct ImageModelSpec {
   i64 nz = 4;        // N_z of a static hypernetwork
   i64 channels = 16, f = 7;  // MNIST ConvNet
   i64 hidden = 256;          // MNIST fc
+  std::string coord_init = "uniform";  // coord-hyperfc's generator: "uniform" or "he" (models/mnist_models.h)
   int depth = 40, widen = 1;        // wide resnet (models/wide_resnet.h)
   std::vector<std::string> hyper;   // wide resnet: layer-name prefixes whose kernels are generated
   double dropout = 0;               // wide resnet

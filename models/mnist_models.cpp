@@ -106,7 +106,9 @@ std::pair<std::string, i64> MnistConvNet::counted_parameters(const ParamStore& p
 // ---------------------------------------------------------------------------------------------
 // MnistFC
 
-MnistFC::MnistFC(const Scope& scope, bool coord_hyper, i64 hidden) : coord_(coord_hyper), hidden_(hidden) {
+MnistFC::MnistFC(const Scope& scope, bool coord_hyper, i64 hidden, const std::string& coord_init) : coord_(coord_hyper), hidden_(hidden) {
+  if (coord_init != "uniform" && coord_init != "he")
+    throw std::invalid_argument("MnistFC: coord_init must be uniform or he, got '" + coord_init + "'");
   grid_ = i64(std::llround(std::sqrt(double(hidden))));
   if (hidden <= 0 || (coord_hyper && grid_ * grid_ != hidden))
     throw std::invalid_argument("MnistFC: hidden=" + std::to_string(hidden) +
@@ -119,9 +121,10 @@ MnistFC::MnistFC(const Scope& scope, bool coord_hyper, i64 hidden) : coord_(coor
     const i64 sizes[4] = {4, 25, 25, 1};
     for (int l = 0; l < 3; ++l) {
       Scope fc = scope.sub("coord").sub("fc" + std::to_string(l + 1));
-      double lim = 1.0 / std::sqrt(double(sizes[l]));
-      coord_w_.push_back(fc.param("weight", {sizes[l], sizes[l + 1]}, Init::uniform(-lim, lim)));
-      coord_b_.push_back(fc.param("bias", {sizes[l + 1]}, Init::uniform(-lim, lim)));
+      const double lim = 1.0 / std::sqrt(double(sizes[l]));
+      const bool he = coord_init == "he";
+      coord_w_.push_back(fc.param("weight", {sizes[l], sizes[l + 1]}, he ? Init::normal(std::sqrt(2.0) * lim) : Init::uniform(-lim, lim)));
+      coord_b_.push_back(fc.param("bias", {sizes[l + 1]}, he ? Init::uniform(-1, 1) : Init::uniform(-lim, lim)));
     }
     // One row per hidden weight W[p, h], r = p*hidden + h: (x, y) of input pixel p on the 28x28
     // grid and of hidden unit h on the grid x grid, each mapped to [-1, 1]. Built once.

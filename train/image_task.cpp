@@ -35,6 +35,7 @@ void ImageTask::build(ParamStore& ps) {
   spec.channels = m["channels"].get<i64>();
   spec.f = m["f"].get<i64>();
   spec.hidden = m["hidden"].get<i64>();
+  spec.coord_init = m["coord_init"].get<std::string>();
   spec.depth = m["depth"].get<int>();
   spec.widen = m["widen"].get<int>();
   spec.hyper = m["hyper"].get<std::vector<std::string>>();
@@ -105,6 +106,7 @@ static void check_image_config(const ConfigCheck& c) {
   c.integer("model.channels", 1, kMaxWidth);
   c.integer("model.f", 1, 28);
   c.integer("model.hidden", 1, kMaxWidth);
+  c.one_of("model.coord_init", {"uniform", "he"});
   c.integer("model.depth", 10, 1000);
   c.integer("model.widen", 1, 64);
   if (!c.at("model.hyper").is_array()) c.fail("model.hyper", "must be an array of layer names");
@@ -128,7 +130,7 @@ static void check_image_config(const ConfigCheck& c) {
 
 extern const TaskKind kImageTask = {"image", R"({
   "data": "mnist",
-  "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256, "depth": 40, "widen": 1, "hyper": [], "dropout": 0.0},
+  "model": {"arch": "conv", "nz": 4, "channels": 16, "f": 7, "hidden": 256, "coord_init": "uniform", "depth": 40, "widen": 1, "hyper": [], "dropout": 0.0},
   "train": {
     "batch": 1000, "steps": 5500, "eval_every": 55, "checkpoint_every": 550, "eval_batch": 1000,
     "clip": 0.0, "augment": true, "valid_size": 5000
