@@ -48,7 +48,7 @@ echo "runs (config, metrics.jsonl, checkpoints, results.json): $out/"
 cs="${DEMO_CHAR_STEPS:-500}"
 echo
 echo "data: $HYPERTRAIN_DATA/ptb"
-rm -rf "$out/ptb-hyperlstm" "$out/ptb-lstm"
+rm -rf "$out/ptb-hyperlstm" "$out/ptb-lstm" "$out/ptb-ln-hyperlstm"
 echo "== training ptb-hyperlstm-256 (hyper cell 64, N_z 4) for $cs steps (batch 32, segments of 100)"
 "$ht" train --config "$root/configs/ptb/hyperlstm-1000.json" --steps "$cs" --set model.hidden=256 --set model.hyper=64 \
   --set train.batch=32 --set train.eval_every=50 --set train.eval_chars=50000 --set name='"ptb-hyperlstm-256"' \
@@ -57,13 +57,22 @@ echo "== training ptb-lstm-300 (the same parameter count) for $cs steps"
 "$ht" train --config "$root/configs/ptb/lstm-1000.json" --steps "$cs" --set model.hidden=300 \
   --set train.batch=32 --set train.eval_every=50 --set train.eval_chars=50000 --set name='"ptb-lstm-300"' \
   --out "$out/ptb-lstm" >/dev/null
+echo "== training ptb-ln-hyperlstm-256 (layer norm in both cells) for $cs steps"
+"$ht" train --config "$root/configs/ptb/ln-hyperlstm-1000.json" --steps "$cs" --set model.hidden=256 --set model.hyper=64 \
+  --set train.batch=32 --set train.eval_every=50 --set train.eval_chars=50000 --set name='"ptb-ln-hyperlstm-256"' \
+  --out "$out/ptb-ln-hyperlstm" >/dev/null
 echo
-"$ht" report "$out/ptb-hyperlstm" "$out/ptb-lstm"
-"$ht" plot curves --run "$out/ptb-hyperlstm" --run "$out/ptb-lstm" --out "$out/ptb-curves.png" >/dev/null
+"$ht" report "$out/ptb-hyperlstm" "$out/ptb-lstm" "$out/ptb-ln-hyperlstm"
+"$ht" plot curves --run "$out/ptb-hyperlstm" --run "$out/ptb-lstm" --run "$out/ptb-ln-hyperlstm" --out "$out/ptb-curves.png" >/dev/null
 printf 'the company said its third-quarter profit rose N N to $ N million from a year earlier\n' > "$out/ptb-text.txt"
-"$ht" plot scaling --checkpoint "$out/ptb-hyperlstm" --text "$out/ptb-text.txt" --out "$out/ptb-scaling.png" >/dev/null
+# The paper's Figure 4 effect (scaling vectors modulated at every character) shows in the
+# layer-norm model; the plain HyperLSTM's hyper cell saturates and its vectors freeze (README).
+"$ht" plot scaling --checkpoint "$out/ptb-ln-hyperlstm" --text "$out/ptb-text.txt" --out "$out/ptb-scaling.png" \
+  --stats "$out/ptb-scaling.json" >/dev/null
+"$ht" plot scaling --checkpoint "$out/ptb-hyperlstm" --text "$out/ptb-text.txt" --out "$out/ptb-scaling-plain.png" \
+  --stats "$out/ptb-scaling-plain.json" >/dev/null
 echo
 echo "(paper: Table 3, 1000 units trained to convergence: LSTM 1.312, HyperLSTM 1.265 test bpc; ours: $cs steps of a smaller model)"
 echo "sample of the HyperLSTM:  $out/ptb-hyperlstm/sample.txt"
 echo "validation bpc against steps and seconds:  $out/ptb-curves.png"
-echo "scaling vectors d_h, d_x while reading a text:  $out/ptb-scaling.png"
+echo "scaling vectors d_h, d_x while reading a text:  $out/ptb-scaling.png (LN-HyperLSTM), $out/ptb-scaling-plain.png (HyperLSTM)"
