@@ -290,6 +290,31 @@ TEST_CASE("bad channel counts and unknown archs name what is wrong") {
   CHECK_THROWS_WITH_AS(make_image_classifier({.arch = "resnet"}, Scope(ps, "x.")),
                        doctest::Contains("'resnet'; valid: conv, hyperconv, fc, coord-hyperfc"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(MnistFC(Scope(ps, "y."), true, 200), doctest::Contains("hidden=200"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(MnistFC(Scope(ps, "z."), true, 256, "glorot"), doctest::Contains("coord_init"), std::invalid_argument);
+}
+
+TEST_CASE("coord-hyperfc's two initialisations: nn.Linear's uniform, He normal with biases spread over [-1, 1]") {
+  for (const char* init : {"uniform", "he"}) {
+    CAPTURE(init);
+    ParamStore ps;
+    MnistFC fc(Scope(ps, "m."), true, 256, init);
+    Rng rng(3);
+    ps.finalize(rng);
+    const Tensor b1 = ps.value(ps.index("m.coord.fc1.bias"));  // 25 biases, fan-in 4
+    const Tensor w2 = ps.value(ps.index("m.coord.fc2.weight"));  // 25 x 25, fan-in 25
+    double bmax = 0, wss = 0;
+    for (i64 i = 0; i < b1.numel(); ++i) bmax = std::max(bmax, std::abs(double(b1.at(i))));
+    for (i64 i = 0; i < w2.numel(); ++i) wss += double(w2.at(i)) * w2.at(i);
+    const double wrms = std::sqrt(wss / double(w2.numel()));
+    if (std::string(init) == "uniform") {
+      CHECK(bmax <= 0.5);                                    // U(-1/sqrt(4), 1/sqrt(4))
+      CHECK(wrms == doctest::Approx(0.2 / std::sqrt(3.0)).epsilon(0.15));  // U(-0.2, 0.2)
+    } else {
+      CHECK(bmax > 0.5);
+      CHECK(bmax <= 1.0);                                    // U(-1, 1)
+      CHECK(wrms == doctest::Approx(std::sqrt(2.0 / 25)).epsilon(0.15));  // N(0, 2 / fan_in)
+    }
+  }
 }
 
 TEST_CASE("every model: [3, 10] logits from 3 images, and one backward reaches every parameter") {
