@@ -15,7 +15,8 @@ namespace ht {
 
 namespace {
 
-// `eval --burn-in N`: a language model's split as one stream from both starts, in one pass.
+// `eval --burn-in N [--streams S]`: a language model's split from both starts (after the burn-in, from
+// a zero state), computed in one pass.
 int eval_starts(Task& task, const ParamStore& ps, const Json& cfg, const std::string& file, const Checkpoint& ck, const std::string& split,
                 i64 burn_in, i64 streams, bool json) {
   auto* lm = dynamic_cast<CharLMTask*>(&task);
