@@ -180,33 +180,10 @@ inline bool wait_for(const std::function<bool()>& ready, double seconds) {
 
 // ---- stderr of an in-process call ----
 
-// Redirects fd 2 to a file for its lifetime; text() reads what was written so far.
-struct CaptureStderr {
-  TempDir dir;
-  int saved = -1;
-  CaptureStderr() {
-    std::fflush(stderr);
-    saved = ::dup(2);
-    int fd = ::open((dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(fd >= 0);
-    ::dup2(fd, 2);
-    ::close(fd);
-  }
-  ~CaptureStderr() { restore(); }
-  void restore() {
-    if (saved < 0) return;
-    std::fflush(stderr);
-    ::dup2(saved, 2);
-    ::close(saved);
-    saved = -1;
-  }
-  std::string text() {
-    std::fflush(stderr);
-    std::ifstream in(dir / "stderr");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+// Redirects fd 2 to a file for its lifetime (tests/files.h, CaptureFd); text() reads what was
+// written so far.
+struct CaptureStderr : CaptureFd {
+  CaptureStderr() : CaptureFd(2) {}
 };
 
 // Every tensor of two checkpoints bit for bit, and the fields of meta that are not timing.

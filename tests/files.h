@@ -1,15 +1,19 @@
 // Test helpers for file and environment fixtures: a temporary directory removed at scope exit,
 // an environment variable set for a scope, plain and gzip file writers, a doctest matcher
-// built from a std::string, and a command runner for the CLI's subcommands.
+// built from a std::string, a command runner for the CLI's subcommands, and a file descriptor
+// (stdout, stderr) captured around an in-process call.
 #pragma once
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -94,6 +98,43 @@ inline void write_gz(const std::string& path, const std::string& bytes) {
 }
 
 inline doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
+
+// Redirects file descriptor `fd` (1: stdout, 2: stderr) to a file for its lifetime, or until
+// restore(); text() reads what was written so far. C stdio and std::cout are flushed at each
+// switch, so what a command printed before or after lands on the right side.
+struct CaptureFd {
+  TempDir dir;
+  int fd, saved = -1;
+  explicit CaptureFd(int which) : fd(which) {
+    flush();
+    saved = ::dup(fd);
+    int to = ::open((dir / "captured").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(to >= 0);
+    ::dup2(to, fd);
+    ::close(to);
+  }
+  ~CaptureFd() { restore(); }
+  CaptureFd(const CaptureFd&) = delete;
+  CaptureFd& operator=(const CaptureFd&) = delete;
+  void restore() {
+    if (saved < 0) return;
+    flush();
+    ::dup2(saved, fd);
+    ::close(saved);
+    saved = -1;
+  }
+  std::string text() {
+    flush();
+    std::ifstream in(dir / "captured");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  static void flush() {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(stdout);
+    std::fflush(stderr);
+  }
+};
 
 // Calls a subcommand (cmd_train, cmd_sample, ...) with argv built from strings (argv[0] is the
 // subcommand's name).

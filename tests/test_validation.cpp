@@ -2,12 +2,8 @@
 // LSTM trained on real Penn Treebank characters, `eval --burn-in`, and the time budget
 // (train.max_seconds).
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
-#include <iostream>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -31,31 +27,14 @@ std::string ptb_root() {
 }
 bool have_ptb() { return std::filesystem::exists(ptb_root() + "/ptb"); }
 
-// What a command prints on stdout (file descriptor 1 sent to a file while it runs).
+// What a command prints on stdout.
 std::string stdout_of(int (*cmd)(int, char**), const std::vector<std::string>& args) {
-  const std::string path = ht::test::scratch_root("validation") + "/stdout.txt";
-  std::fflush(stdout);
-  std::cout.flush();
-  const int saved = dup(1), fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  REQUIRE(fd >= 0);
-  dup2(fd, 1);
-  close(fd);
-  int rc = -1;
-  try {
-    rc = ht::test::run_cmd(cmd, args);
-  } catch (...) {
-    std::fflush(stdout);
-    std::cout.flush();
-    dup2(saved, 1);
-    close(saved);
-    throw;
-  }
-  std::fflush(stdout);
-  std::cout.flush();
-  dup2(saved, 1);
-  close(saved);
+  ht::test::CaptureFd out(1);
+  const int rc = ht::test::run_cmd(cmd, args);
+  const std::string text = out.text();
+  out.restore();  // before the CHECK, whose report goes to stdout
   CHECK(rc == 0);
-  return ht::test::read_bytes(path);
+  return text;
 }
 
 // A 32-unit LSTM without dropout; validation reads the first 6,000 characters of valid as 60
