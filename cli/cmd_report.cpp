@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <cxxopts.hpp>
 #include <iostream>
 #include <vector>
@@ -11,6 +12,14 @@
 #include "train/config.h"
 
 namespace ht {
+
+// The paper's test error beside an image run ("0.76%"), or "-": the paper's figure applies only to
+// the data it was measured on (its configs' own "data", MNIST unless they say otherwise).
+static std::string paper_error(const Json& r) {
+  const bool same_data = r["paper"].value("data", std::string("mnist")) == r["data"].get<std::string>();
+  return same_data && r["paper"].contains("test_error") ? std::to_string(100 * r["paper"]["test_error"].get<double>()).substr(0, 4) + "%"
+                                                        : "-";
+}
 
 // `report --seeds`: the image runs grouped by (name, data), in order of first appearance; the
 // test error's mean, sample standard deviation (n - 1), smallest and largest over each group.
@@ -26,7 +35,7 @@ static void print_error_groups(const std::vector<Json>& runs) {
               "steps", "seconds");
   for (auto& [key, rs] : groups) {
     const Json& r = *rs.front();
-    double mean = 0, var = 0, lo = 1, hi = 0, steps = 0, secs = 0;
+    double mean = 0, var = 0, lo = std::numeric_limits<double>::infinity(), hi = 0, steps = 0, secs = 0;
     for (const Json* x : rs) {
       const double e = 100 * (*x)["test_error"].get<double>();
       mean += e / double(rs.size());
@@ -34,13 +43,9 @@ static void print_error_groups(const std::vector<Json>& runs) {
       steps += (*x)["steps"].get<double>() / double(rs.size());
       secs += (*x)["train_seconds"].get<double>() / double(rs.size());
     }
-    lo = std::min(lo, 100.0);
     for (const Json* x : rs) var += std::pow(100 * (*x)["test_error"].get<double>() - mean, 2);
     const double sd = rs.size() > 1 ? std::sqrt(var / double(rs.size() - 1)) : std::nan("");
-    const bool same_data = r["paper"].value("data", std::string("mnist")) == r["data"].get<std::string>();
-    const std::string paper = same_data && r["paper"].contains("test_error")
-                                  ? std::to_string(100 * r["paper"]["test_error"].get<double>()).substr(0, 4) + "%"
-                                  : "-";
+    const std::string paper = paper_error(r);
     char ms[64];
     std::snprintf(ms, sizeof ms, "%.2f%% ± %.2f", mean, sd);
     std::printf("%-22s %-14s %5zu %19s %6.2f%% %6.2f%% %10s %8.0f %9.0f\n", r["name"].get<std::string>().c_str(),
@@ -100,11 +105,7 @@ int cmd_report(int argc, char** argv) {
     std::printf("%-22s %-9s %-36s %10s %8s %10s %10s %9s\n", "run", "data", "counted parameters", "count", "steps", "test error",
                 "paper", "seconds");
   for (auto& r : errors) {
-    // The paper's figure applies only to the data it was measured on (its configs' own "data").
-    bool same_data = r["paper"].value("data", std::string("mnist")) == r["data"].get<std::string>();
-    std::string paper = same_data && r["paper"].contains("test_error")
-                            ? std::to_string(100 * r["paper"]["test_error"].get<double>()).substr(0, 4) + "%"
-                            : "-";
+    const std::string paper = paper_error(r);
     std::printf("%-22s %-9s %-36s %10lld %8lld %9.2f%% %10s %9.0f\n", r["name"].get<std::string>().c_str(),
                 r["data"].get<std::string>().c_str(), r["counted_parameters"]["what"].get<std::string>().c_str(),
                 (long long)r["counted_parameters"]["count"].get<long long>(), (long long)r["steps"].get<long long>(),

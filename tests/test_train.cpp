@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/commands.h"
 #include "train/config.h"
 #include "train/image_task.h"
 #include "train/run_files.h"
@@ -193,4 +194,33 @@ TEST_CASE("the fc model's loss falls on real MNIST") {
   MESSAGE("MNIST fc: loss " << first << " -> " << last << ", test error " << s.results["test_error"]);
   CHECK(last < 0.5 * first);
   CHECK(s.results["test_error"].get<double>() < 0.2);
+}
+
+TEST_CASE("report --seeds: one row per name and data, the test error's mean, sample sd, min and max") {
+  // Three seeds of one model and one run of another, as their results.json files say.
+  auto run = [](const std::string& dir, const std::string& name, double error) {
+    std::filesystem::create_directories(dir);
+    write_text_atomic(dir + "/config.json", "{}\n");
+    Json r = {{"name", name}, {"data", "fashion-mnist"}, {"model", "m"}, {"test_error", error}, {"steps", 100}, {"train_seconds", 10.0},
+              {"counted_parameters", {{"what", "w"}, {"count", 1}}}, {"paper", {{"data", "mnist"}, {"test_error", 0.0076}}}};
+    write_text_atomic(dir + "/results.json", r.dump());
+    return dir;
+  };
+  const std::string d = temp_dir("seeds");
+  std::vector<std::string> args = {"report", "--seeds", run(d + "/a1", "a", 0.090), run(d + "/b1", "b", 0.120),
+                                   run(d + "/a2", "a", 0.100), run(d + "/a3", "a", 0.110)};
+  ht::test::CaptureFd out(1);
+  const int rc = ht::test::run_cmd(cmd_report, args);
+  const std::string text = out.text();
+  out.restore();
+  CHECK(rc == 0);
+  std::string words;  // the table with every run of spaces made one
+  for (char c : text)
+    if (c != ' ' || (!words.empty() && words.back() != ' ')) words += c;
+  CAPTURE(words);
+  // a: 9, 10, 11% -> mean 10.00, sd 1.00, min 9.00, max 11.00; the paper's MNIST figure is not
+  // shown beside Fashion-MNIST runs; b: one run, no sd; groups in order of first appearance.
+  CHECK(words.find("\na fashion-mnist 3 10.00% ± 1.00 9.00% 11.00% - 100 10\n") != std::string::npos);
+  CHECK(words.find("\nb fashion-mnist 1 12.00% ± nan 12.00% 12.00% - 100 10\n") != std::string::npos);
+  CHECK(words.find("\na fashion-mnist") < words.find("\nb fashion-mnist"));
 }
