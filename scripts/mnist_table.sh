@@ -18,11 +18,13 @@ models="${MODELS:-conv hyperconv fc coord-hyperfc}"
 seeds="${SEEDS:-1}"
 jobs="${JOBS:-1}"
 mkdir -p "$out"
+run_dir() {  # run_dir MODEL SEED: OUT/MODEL, or OUT/MODEL-seedN when there are several seeds
+  if [ "$seeds" = 1 ]; then echo "$out/$1"; else echo "$out/$1-seed$2"; fi
+}
 run_one() {  # run_one MODEL SEED CORE
   local m="$1" seed="$2" core="$3" steps dir threads="${THREADS:-0}" pin=()
   case $m in conv|hyperconv) steps="${CONV_STEPS:-}" ;; *) steps="${FC_STEPS:-}" ;; esac
-  dir="$out/$m"
-  [ "$seeds" = 1 ] || dir="$out/$m-seed$seed"
+  dir="$(run_dir "$m" "$seed")"
   if [ "$jobs" -gt 1 ]; then threads=1; pin=(taskset -c "$core"); fi
   rm -rf "$dir"
   /usr/bin/time -f "$m seed $seed wall %e s" "${pin[@]}" "$ht" train --config "$root/configs/mnist/$m.json" --set "data=$data" \
@@ -40,8 +42,7 @@ wait
 dirs=()
 for m in conv hyperconv fc coord-hyperfc; do
   for seed in $seeds; do
-    dir="$out/$m"
-    [ "$seeds" = 1 ] || dir="$out/$m-seed$seed"
+    dir="$(run_dir "$m" "$seed")"
     if [ -f "$dir/results.json" ]; then dirs+=("$dir"); fi
   done
 done

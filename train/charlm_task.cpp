@@ -224,9 +224,9 @@ EvalSums CharLMTask::evaluate_sums(const ParamStore& ps, const std::string& spli
 
 CharLMTask::Starts CharLMTask::evaluate_starts(const ParamStore& ps, const std::string& split, i64 burn_in, i64 streams) {
   if (burn_in < 0) throw std::invalid_argument("the burn-in must be 0 or more symbols, got " + std::to_string(burn_in));
+  if (streams < 1) throw std::invalid_argument("--streams must be 1 or more, got " + std::to_string(streams));
   EvalSums zero;
   const StreamStart start{burn_in, &text_before(split), &zero};
-  if (streams < 1) throw std::invalid_argument("--streams must be 1 or more, got " + std::to_string(streams));
   const EvalSums burned = charlm_evaluate_sums(*model_, ps, corpus_->split(split), streams, cfg_["train"]["eval_seq"].get<i64>(), {}, start);
   return {EvalResult::from(burned), EvalResult::from(zero), start.used()};
 }
