@@ -11,6 +11,7 @@
 #include "engine/ops/loss.h"
 #include "engine/optim.h"
 #include "engine/parallel.h"
+#include "engine/profile.h"
 #include "models/recurrent_stack.h"
 
 namespace ht {
@@ -60,6 +61,27 @@ double sampling_rate(const RecurrentStack& lm, const ParamStore& ps, long stream
   double t0 = seconds_now();
   for (long i = 0; i < steps; ++i) one();
   return double(streams * steps) / (seconds_now() - t0);
+}
+
+// Where a step's time goes, from `steps` more steps with the fused op's phase clocks on (engine/
+// profile.h): milliseconds per step in each phase, and "rest" for everything outside them (the
+// output layer and loss, the input projections, clipping, Adam, zeroing the gradients).
+template <class F> nlohmann::json phase_breakdown(F&& step, int steps) {
+  profile::reset();
+  profile::enable(true);
+  const double t0 = seconds_now();
+  for (int i = 0; i < steps; ++i) step();
+  const double total = seconds_now() - t0;
+  profile::enable(false);
+  nlohmann::json p;
+  double inside = 0;
+  for (int k = 0; k < profile::kPhases; ++k) {
+    p[profile::phase_key(k)] = 1e3 * profile::seconds(k) / steps;
+    inside += profile::seconds(k);
+  }
+  p["rest"] = 1e3 * (total - inside) / steps;
+  p["step"] = 1e3 * total / steps;
+  return p;
 }
 
 }  // namespace
@@ -130,6 +152,7 @@ nlohmann::json run_charlm_bench(const CharBenchOptions& o) {
     m["efficiency_fma"] = flops_per_token * tokens / t / fma.flops;
     m["peak_arena_bytes"] = tape.arena().peak();
     m["max_rss_bytes"] = max_rss_bytes();
+    if (fused) m["phases_ms"] = phase_breakdown(step, std::max(3, o.iters));
     r["implementations"].push_back(m);
   }
   lm.set_fused(true);
@@ -165,6 +188,14 @@ void print_charlm_bench(const nlohmann::json& r) {
                 i["step_ms"].get<double>(), i["tokens_per_second"].get<double>(), i["gflops"].get<double>(),
                 100 * i["efficiency"].get<double>(), 100 * i["efficiency_fma"].get<double>(), i["peak_arena_bytes"].get<double>() / 1e6,
                 i["max_rss_bytes"].get<double>() / 1e6);
+  for (auto& i : r["implementations"]) {
+    if (!i.contains("phases_ms")) continue;
+    const auto& p = i["phases_ms"];
+    std::printf("  fused step, ms per step (phase clocks on, %.1f ms):", p["step"].get<double>());
+    for (int k = 0; k < profile::kPhases; ++k)
+      std::printf(" %s %.1f,", profile::phase_key(k), p[profile::phase_key(k)].get<double>());
+    std::printf(" rest %.1f\n", p["rest"].get<double>());
+  }
   if (r.contains("sampling_tokens_per_second")) {
     auto& s = r["sampling_tokens_per_second"];
     std::printf("  sampling, one step at a time: batch 1 %.0f tokens/s, batch 64 %.0f tokens/s", s["batch_1"].get<double>(),

@@ -70,6 +70,7 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
   double t_step = median_seconds(opt.iters, step);
   double t_fb = median_seconds(opt.iters, forward_backward);
   double t_adam = median_seconds(opt.iters, [&] { adam.step(ps, 1e-4); });
+  double t_zero = median_seconds(opt.iters, [&] { ps.zero_grad(); });  // part of forward_backward
 
   // The same GEMMs on buffers of the same shapes, nothing else.
   std::vector<Tensor> acts{x}, dacts{Tensor::zeros({B, sizes[0]})};
@@ -108,6 +109,7 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
   r["step_ms"] = t_step * 1e3;
   r["forward_backward_ms"] = t_fb * 1e3;
   r["adam_ms"] = t_adam * 1e3;
+  r["zero_grad_ms"] = t_zero * 1e3;
   r["gemms_ms"] = t_gemm * 1e3;
   r["tape_overhead"] = t_step / t_gemm - 1.0;               // whole step vs its GEMMs alone
   r["tape_overhead_forward_backward"] = t_fb / t_gemm - 1.0;  // without the optimizer
@@ -133,6 +135,7 @@ void print_engine_bench(const nlohmann::json& r) {
               r["step_ms"].get<double>(), r["step_gflops"].get<double>(), 100 * r["efficiency"].get<double>(),
               100 * r["efficiency_fma"].get<double>(), r["images_per_second"].get<double>());
   std::printf("    forward + backward    %8.3f ms\n", r["forward_backward_ms"].get<double>());
+  std::printf("    of which zero_grad    %8.3f ms\n", r["zero_grad_ms"].get<double>());
   std::printf("    Adam update           %8.3f ms\n", r["adam_ms"].get<double>());
   std::printf("  tape overhead           %+7.1f%% over the GEMMs (whole step), %+.1f%% without the optimizer\n",
               100 * r["tape_overhead"].get<double>(), 100 * r["tape_overhead_forward_backward"].get<double>());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "engine/ops/dropout.h"
 #include "engine/ops/fused_lstm_kernels.h"
 #include "engine/parallel.h"
+#include "engine/profile.h"
 #include "engine/step_gemm.h"
 
 namespace ht {
@@ -169,13 +171,16 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
   };
 
   // W^T for the per-step products, packed once.
+  std::optional<profile::Scope> packing(std::in_place, profile::kPack);
   const StepWeight tWh = step_weight<T>(w_h, H4, H, H4, true, S);
   const StepWeight tWhin = hyper ? step_weight<T>(hw_hin, K4, H, K4, true, S) : StepWeight();
   const StepWeight tWhh = hyper ? step_weight<T>(hw_h, K4, K, K4, true, S) : StepWeight();
+  packing.reset();
   {
     BlasOnCaller serial_blas;  // per-step GEMMs: parts on oneTBB's workers
     for (i64 s = S - 1; s >= 0; --s) {
       const i64 r0 = s * B;  // the step's first row
+      std::optional<profile::Scope> cell(std::in_place, profile::kCellBackward);
       if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)]);
       const InputRows<T> x = input_rows<T>(sv, s, w_x, sv.xw, H4);
       T* wh = ptr<T>(sv.wh) + r0 * H4;
@@ -187,6 +192,8 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
                               alpha_h, beta, H, Nz);
       });
       if (!hyper) {
+        cell.reset();
+        profile::Scope gemms(profile::kStepGemmBackward);
         step_gemm<T>(B, wh, H4, tWh, T(0), ptr<T>(dh_next), H);  // d h_{t-1} = d(h_{t-1} W_h) W_h^T
         continue;
       }
@@ -198,13 +205,16 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
         hyper_cell_backward<T>(ck, ptr<T>(dhc), hp, ptr<T>(dhh), ids, T(sv.x_scale), hc + r0 * K, hc + (r0 + B) * K, hact + r0 * K4,
                                hstats + r0 * 10, ptr<T>(hmask), hln_gain, hlnc_gain, hlnc_bias, K);
       });
+      cell.reset();
       // d ĥ_{t-1} and d h_{t-1} through the step's products (Eq. 10's and the main cell's)
+      profile::Scope gemms(profile::kStepGemmBackward);
       step_gemm<T>(B, hp, K4, tWhh, T(0), ptr<T>(dhh_next), K);
       step_gemm<T>(B, hp, K4, tWhin, T(0), ptr<T>(dh_next), H);
       step_gemm<T>(B, wh, H4, tWh, T(1), ptr<T>(dh_next), H);
     }
   }  // the weight-gradient GEMMs below use every BLAS thread
 
+  profile::Scope weight_gradients(profile::kWeightGradients);
   for (i64 k = 0; k < NC; ++k)
     each_row_grad(chunks[std::size_t(k)].grads, total, V, H, K, Nz, [](T* part, T* sum, i64 n) {
       if (sum)
@@ -273,9 +283,11 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
   Tensor* hist[] = {&sv.h, &sv.c, &sv.hh, &sv.hc};  // state0's order
   for (std::size_t k = 0; k < state0.size(); ++k) hist[k]->rows(0, B).copy_from(state0[k].value());
 
+  std::optional<profile::Scope> packing(std::in_place, profile::kPack);
   const StepWeight pWh = step_weight<T>(w_h, H, H4, H4, false, S);
   const StepWeight pWhin = hyper ? step_weight<T>(hw_hin, H, K4, K4, false, S) : StepWeight();
   const StepWeight pWhh = hyper ? step_weight<T>(hw_h, K, K4, K4, false, S) : StepWeight();
+  packing.reset();
   {
     BlasOnCaller serial_blas;  // per-step GEMMs: parts on oneTBB's workers
     for (i64 s = 0; s < S; ++s) {
@@ -284,8 +296,12 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
       if (hyper) {
         // Eq. 10's products on h_{t-1} and ĥ_{t-1}; the kernel adds x_t W_x̂ and b̂.
         T* hp = hpre + r0 * K4;
-        step_gemm<T>(B, h_prev, H, pWhin, T(0), hp, K4);
-        step_gemm<T>(B, hh + r0 * K, K, pWhh, T(1), hp, K4);
+        {
+          profile::Scope gemms(profile::kStepGemmForward);
+          step_gemm<T>(B, h_prev, H, pWhin, T(0), hp, K4);
+          step_gemm<T>(B, hh + r0 * K, K, pWhh, T(1), hp, K4);
+        }
+        profile::Scope cell(profile::kCellForward);
         if (hmask) dropout_mask(hmask, sv.p_hyper, sv.hyper_keys[std::size_t(s)]);
         hyper_cell_forward<T>(hh + (r0 + B) * K, hc + (r0 + B) * K, hact + r0 * K4, hstats + r0 * 10, hp, ptr<T>(scratch),
                               input_rows<T>(sv, s, hw_x, hxw, K4), hc + r0 * K, ptr<T>(hmask), hb, hln_gain, hln_bias, hlnc_gain,
@@ -294,7 +310,11 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
                                    alpha_x, alpha_h, beta, B, K, Nz, H);
       }
       T* wh = ptr<T>(sv.wh) + r0 * H4;
-      step_gemm<T>(B, h_prev, H, pWh, T(0), wh, H4);
+      {
+        profile::Scope gemms(profile::kStepGemmForward);
+        step_gemm<T>(B, h_prev, H, pWh, T(0), wh, H4);
+      }
+      profile::Scope cell(profile::kCellForward);
       if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)]);
       main_cell_forward<T>(h + (r0 + B) * H, c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ptr<T>(pre_step),
                            ptr<T>(scratch), input_rows<T>(sv, s, w_x, sv.xw, H4), wh, ptr<T>(d_x), ptr<T>(d_h), ptr<T>(b_z), c + r0 * H,
