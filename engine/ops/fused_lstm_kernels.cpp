@@ -160,20 +160,28 @@ void hyper_embedding_forward(T* z, T* d_x, T* d_h, T* b_z,
         zr[k] += zx_b[k];
         zr[Z4 + k] += zh_b[k];
       }
-      T *dx = d_x + r * H4, *dh = d_h + r * H4, *bz = b_z + r * H4;
-      std::fill(dx, dx + H4, T(0));
-      std::fill(dh, dh + H4, T(0));
-      std::fill(bz, bz + H4, T(0));
+      // Eq. 12 per gate y: d_x = z_x α_x, d_h = z_h α_h, b_z = z_b β over Nz terms. Columns in
+      // blocks held in three small accumulators (one pass over each α row, one store per value);
+      // the terms are added in k order from zero, as a zero-filled buffer adding row by row would.
+      constexpr i64 kBlock = 64;
       for (i64 y = 0; y < 4; ++y)
-        for (i64 k = 0; k < Nz; ++k) {
-          const i64 q = y * Nz + k;
-          const T zx = zr[q], zh = zr[Z4 + q], zb = zr[2 * Z4 + q];
-          const T *a1 = alpha_x + q * H, *a2 = alpha_h + q * H, *a3 = beta + q * H;
-          for (i64 j = 0; j < H; ++j) {
-            dx[y * H + j] += zx * a1[j];
-            dh[y * H + j] += zh * a2[j];
-            bz[y * H + j] += zb * a3[j];
+        for (i64 j0 = 0; j0 < H; j0 += kBlock) {
+          const i64 n = std::min(kBlock, H - j0);
+          T sx[kBlock] = {}, sh[kBlock] = {}, sb[kBlock] = {};
+          for (i64 k = 0; k < Nz; ++k) {
+            const i64 q = y * Nz + k;
+            const T zx = zr[q], zh = zr[Z4 + q], zb = zr[2 * Z4 + q];
+            const T *a1 = alpha_x + q * H + j0, *a2 = alpha_h + q * H + j0, *a3 = beta + q * H + j0;
+            for (i64 j = 0; j < n; ++j) {
+              sx[j] += zx * a1[j];
+              sh[j] += zh * a2[j];
+              sb[j] += zb * a3[j];
+            }
           }
+          T *dx = d_x + r * H4 + y * H + j0, *dh = d_h + r * H4 + y * H + j0, *bz = b_z + r * H4 + y * H + j0;
+          std::copy(sx, sx + n, dx);
+          std::copy(sh, sh + n, dh);
+          std::copy(sb, sb + n, bz);
         }
     }
   });
