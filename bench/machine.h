@@ -2,12 +2,11 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include "engine/profile.h"  // seconds_now()
+
 namespace ht {
 
 nlohmann::json machine_info(int threads);
 std::string now_utc();  // "2026-11-27T08:01:02Z"
-
-// Seconds since the first call (steady clock).
-double seconds_now();
 
 }  // namespace ht

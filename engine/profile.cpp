@@ -3,14 +3,21 @@
 #include <array>
 #include <chrono>
 
+namespace ht {
+
+double seconds_now() {
+  static const auto start = std::chrono::steady_clock::now();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace ht
+
 namespace ht::profile {
 
 namespace {
 
 bool on = false;
 std::array<double, kPhases> totals{};
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -21,13 +28,12 @@ const char* phase_key(int phase) {
 }
 
 void enable(bool v) { on = v; }
-bool enabled() { return on; }
 void reset() { totals.fill(0); }
 double seconds(int phase) { return phase >= 0 && phase < kPhases ? totals[std::size_t(phase)] : 0; }
 
-Scope::Scope(int phase) : phase_(phase), t0_(on ? now() : 0) {}
+Scope::Scope(int phase) : phase_(phase), timing_(on), t0_(timing_ ? seconds_now() : 0) {}
 Scope::~Scope() {
-  if (on && t0_ > 0) totals[std::size_t(phase_)] += now() - t0_;
+  if (timing_) totals[std::size_t(phase_)] += seconds_now() - t0_;
 }
 
 }  // namespace ht::profile

@@ -10,6 +10,14 @@
 //   double ms = 1e3 * profile::seconds(profile::kStepGemmForward) / steps;
 #pragma once
 
+namespace ht {
+
+// Seconds since the first call (steady clock): the project's one wall clock (the trainer's
+// speed and ETA, the benchmarks, the phase clocks below).
+double seconds_now();
+
+}  // namespace ht
+
 namespace ht::profile {
 
 enum Phase : int {
@@ -24,7 +32,6 @@ enum Phase : int {
 
 const char* phase_key(int phase);  // a JSON key, e.g. "step_gemm_forward"
 void enable(bool on);
-bool enabled();
 void reset();
 double seconds(int phase);
 
@@ -38,6 +45,7 @@ class Scope {
 
  private:
   int phase_;
+  bool timing_;  // profiling was on when the scope began
   double t0_;
 };
 
