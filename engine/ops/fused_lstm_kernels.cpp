@@ -95,29 +95,34 @@ void lstm_tail_backward(T* dpre, T* dc, T* dln_gain, T* dln_bias, T* dlnc_gain, 
   }
 }
 
-// Row b's scaling vectors from its z: d_x^y = Σ_k z_x[y N_z + k] W_xz[y N_z + k], likewise d_h.
-// d_x, d_h (and b_z when asked) of one row from its z, summed in hyper_embedding_forward's order.
+// One row's Eq. 12 scaling vectors from its z: per gate y, d_x = Σ_k z_x[y N_z + k] α_x[y N_z + k],
+// d_h likewise with z_h, α_h, and b_z with z_b, β (b_z only when asked). Columns go in blocks held
+// in small accumulators (one pass over each α row, one store per value); the terms are added in k
+// order from zero, as a zero-filled buffer adding row by row would.
 template <class T>
 void scaling_row(T* d_x, T* d_h, T* b_z, const T* z, const T* alpha_x, const T* alpha_h, const T* beta, i64 Nz, i64 H) {
-  std::fill(d_x, d_x + 4 * H, T(0));
-  std::fill(d_h, d_h + 4 * H, T(0));
-  if (b_z) std::fill(b_z, b_z + 4 * H, T(0));
+  constexpr i64 kBlock = 64;
+  const i64 Z4 = 4 * Nz;
   for (i64 y = 0; y < 4; ++y)
-    for (i64 k = 0; k < Nz; ++k) {
-      const i64 q = y * Nz + k;
-      const T zx = z[q], zh = z[4 * Nz + q], zb = z[8 * Nz + q];
-      const T *a1 = alpha_x + q * H, *a2 = alpha_h + q * H, *a3 = beta + q * H;
-      if (b_z)
-        for (i64 j = 0; j < H; ++j) {
-          d_x[y * H + j] += zx * a1[j];
-          d_h[y * H + j] += zh * a2[j];
-          b_z[y * H + j] += zb * a3[j];
+    for (i64 j0 = 0; j0 < H; j0 += kBlock) {
+      const i64 n = std::min(kBlock, H - j0);
+      T sx[kBlock] = {}, sh[kBlock] = {}, sb[kBlock] = {};
+      for (i64 k = 0; k < Nz; ++k) {
+        const i64 q = y * Nz + k;
+        const T zx = z[q], zh = z[Z4 + q];
+        const T *a1 = alpha_x + q * H + j0, *a2 = alpha_h + q * H + j0;
+        for (i64 j = 0; j < n; ++j) {
+          sx[j] += zx * a1[j];
+          sh[j] += zh * a2[j];
         }
-      else
-        for (i64 j = 0; j < H; ++j) {
-          d_x[y * H + j] += zx * a1[j];
-          d_h[y * H + j] += zh * a2[j];
+        if (b_z) {
+          const T zb = z[2 * Z4 + q], *a3 = beta + q * H + j0;
+          for (i64 j = 0; j < n; ++j) sb[j] += zb * a3[j];
         }
+      }
+      std::copy(sx, sx + n, d_x + y * H + j0);
+      std::copy(sh, sh + n, d_h + y * H + j0);
+      if (b_z) std::copy(sb, sb + n, b_z + y * H + j0);
     }
 }
 
@@ -160,29 +165,7 @@ void hyper_embedding_forward(T* z, T* d_x, T* d_h, T* b_z,
         zr[k] += zx_b[k];
         zr[Z4 + k] += zh_b[k];
       }
-      // Eq. 12 per gate y: d_x = z_x α_x, d_h = z_h α_h, b_z = z_b β over Nz terms. Columns in
-      // blocks held in three small accumulators (one pass over each α row, one store per value);
-      // the terms are added in k order from zero, as a zero-filled buffer adding row by row would.
-      constexpr i64 kBlock = 64;
-      for (i64 y = 0; y < 4; ++y)
-        for (i64 j0 = 0; j0 < H; j0 += kBlock) {
-          const i64 n = std::min(kBlock, H - j0);
-          T sx[kBlock] = {}, sh[kBlock] = {}, sb[kBlock] = {};
-          for (i64 k = 0; k < Nz; ++k) {
-            const i64 q = y * Nz + k;
-            const T zx = zr[q], zh = zr[Z4 + q], zb = zr[2 * Z4 + q];
-            const T *a1 = alpha_x + q * H + j0, *a2 = alpha_h + q * H + j0, *a3 = beta + q * H + j0;
-            for (i64 j = 0; j < n; ++j) {
-              sx[j] += zx * a1[j];
-              sh[j] += zh * a2[j];
-              sb[j] += zb * a3[j];
-            }
-          }
-          T *dx = d_x + r * H4 + y * H + j0, *dh = d_h + r * H4 + y * H + j0, *bz = b_z + r * H4 + y * H + j0;
-          std::copy(sx, sx + n, dx);
-          std::copy(sh, sh + n, dh);
-          std::copy(sb, sb + n, bz);
-        }
+      scaling_row(d_x + r * H4, d_h + r * H4, b_z + r * H4, zr, alpha_x, alpha_h, beta, Nz, H);
     }
   });
 }
@@ -271,12 +254,7 @@ void main_cell_backward(BackwardChunk<T>& ck, T* dc, T* wh, T* xw, T* z,
         const T zx = zr[q], zh = zr[Z4 + q], zb = zr[2 * Z4 + q];
         const T *a1 = alpha_x + q * H, *a2 = alpha_h + q * H, *a3 = beta + q * H;
         const T *e1 = dd_x + y * H, *e2 = dd_h + y * H, *e3 = dpre + y * H;
-        T s1 = 0, s2 = 0, s3 = 0;
-        for (i64 j = 0; j < H; ++j) {
-          s1 += e1[j] * a1[j];
-          s2 += e2[j] * a2[j];
-          s3 += e3[j] * a3[j];
-        }
+        const T s1 = lane_dot(e1, a1, H), s2 = lane_dot(e2, a2, H), s3 = lane_dot(e3, a3, H);
         if (g.alpha_x) for (i64 j = 0; j < H; ++j) g.alpha_x[q * H + j] += zx * e1[j];
         if (g.alpha_h) for (i64 j = 0; j < H; ++j) g.alpha_h[q * H + j] += zh * e2[j];
         if (g.beta) for (i64 j = 0; j < H; ++j) g.beta[q * H + j] += zb * e3[j];

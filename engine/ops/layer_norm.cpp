@@ -2,18 +2,15 @@
 
 #include <cmath>
 
+#include "engine/fastmath.h"
 #include "engine/parallel.h"
 
 namespace ht {
 
 template <class T>
 void layer_norm_row_forward(T* y, T* mean_out, T* rstd_out, const T* x, const T* gain, const T* bias, i64 H, T eps) {
-  T m = 0;
-  for (i64 i = 0; i < H; ++i) m += x[i];
-  m /= T(H);
-  T v = 0;
-  for (i64 i = 0; i < H; ++i) v += (x[i] - m) * (x[i] - m);
-  v /= T(H);
+  const T m = lane_sum<T>(H, [&](i64 i) { return x[i]; }) / T(H);
+  const T v = lane_sum<T>(H, [&](i64 i) { return (x[i] - m) * (x[i] - m); }) / T(H);
   T r = T(1) / std::sqrt(v + eps);
   for (i64 i = 0; i < H; ++i) {
     T xh = (x[i] - m) * r;
@@ -27,15 +24,9 @@ void layer_norm_row_forward(T* y, T* mean_out, T* rstd_out, const T* x, const T*
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dgain += dy * xhat,  dbias += dy.
 template <class T>
 void layer_norm_row_backward(T* dx, T* dgain, T* dbias, const T* dy, const T* x, T mean, T rstd, const T* gain, i64 H) {
-  T mg = 0, mgx = 0;
-  for (i64 i = 0; i < H; ++i) {
-    T g = dy[i] * (gain ? gain[i] : T(1));
-    T xh = (x[i] - mean) * rstd;
-    mg += g;
-    mgx += g * xh;
-  }
-  mg /= T(H);
-  mgx /= T(H);
+  const T mg = (gain ? lane_sum<T>(H, [&](i64 i) { return dy[i] * gain[i]; }) : lane_sum<T>(H, [&](i64 i) { return dy[i]; })) / T(H);
+  const T mgx = (gain ? lane_sum<T>(H, [&](i64 i) { return dy[i] * gain[i] * ((x[i] - mean) * rstd); })
+                      : lane_sum<T>(H, [&](i64 i) { return dy[i] * ((x[i] - mean) * rstd); })) / T(H);
   for (i64 i = 0; i < H; ++i) {
     T g = dy[i] * (gain ? gain[i] : T(1));
     T xh = (x[i] - mean) * rstd;
