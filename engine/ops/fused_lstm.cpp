@@ -266,12 +266,6 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
   // Forward-only buffers, from the arena too.
   Tensor hxw = dense && hyper ? t.alloc({SB, K4}, dt) : Tensor();  // x_t W_x̂ of a dense input
   Tensor pre_step = t.alloc({B, H4}, dt);                            // a step's pre-activations (the backward recomputes them)
-  Tensor d_x, d_h, b_z;                                              // [B, 4H] a step's scaling vectors and bias, Eq. 12
-  if (hyper) {
-    d_x = t.alloc({B, H4}, dt);
-    d_h = t.alloc({B, H4}, dt);
-    b_z = t.alloc({B, H4}, dt);
-  }
   Tensor scratch = t.alloc({forward_scratch(B, std::max(H, K))}, dt);
   Tensor mask = sv.p_main > 0 ? t.alloc({B, H}, dt) : Tensor(), hmask = sv.p_hyper > 0 ? t.alloc({B, K}, dt) : Tensor();
 
@@ -306,10 +300,10 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
         hyper_cell_forward<T>(hh + (r0 + B) * K, hc + (r0 + B) * K, hact + r0 * K4, hstats + r0 * 10, hp, ptr<T>(scratch),
                               input_rows<T>(sv, s, hw_x, hxw, K4), hc + r0 * K, ptr<T>(hmask), hb, hln_gain, hln_bias, hlnc_gain,
                               hlnc_bias, B, K, eps, fb);
-        hyper_embedding_forward<T>(z + r0 * Z, ptr<T>(d_x), ptr<T>(d_h), ptr<T>(b_z), hh + (r0 + B) * K, zx_w, zx_b, zh_w, zh_b, zb_w,
-                                   alpha_x, alpha_h, beta, B, K, Nz, H);
+        hyper_embedding_forward<T>(z + r0 * Z, hh + (r0 + B) * K, zx_w, zx_b, zh_w, zh_b, zb_w, B, K, Nz);
       }
       T* wh = ptr<T>(sv.wh) + r0 * H4;
+      const Scaling<T> scaling{hyper ? z + r0 * Z : nullptr, alpha_x, alpha_h, beta, Nz};
       {
         profile::Scope gemms(profile::kStepGemmForward);
         step_gemm<T>(B, h_prev, H, pWh, T(0), wh, H4);
@@ -317,7 +311,7 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
       profile::Scope cell(profile::kCellForward);
       if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)]);
       main_cell_forward<T>(h + (r0 + B) * H, c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ptr<T>(pre_step),
-                           ptr<T>(scratch), input_rows<T>(sv, s, w_x, sv.xw, H4), wh, ptr<T>(d_x), ptr<T>(d_h), ptr<T>(b_z), c + r0 * H,
+                           ptr<T>(scratch), input_rows<T>(sv, s, w_x, sv.xw, H4), wh, scaling, c + r0 * H,
                            ptr<T>(mask), b, ln_gain, ln_bias, lnc_gain, lnc_bias, B, H, eps, fb);
     }
   }

@@ -111,23 +111,28 @@ void hyper_cell_forward(T* hh, T* hc, T* act, T* stats, T* pre, T* scratch,
                         const T* b, const T* ln_gain, const T* ln_bias, const T* lnc_gain, const T* lnc_bias,
                         i64 B, i64 K, T eps, T forget_bias);
 
-// Eq. 11-12 for the B rows of one step: z = [ĥ_t W_ĥx + b_ĥx | ĥ_t W_ĥh + b_ĥh | ĥ_t W_ĥb] [B, 12 N_z],
-// then per gate y: d_x^y = z_x^y W_xz^y, d_h^y = z_h^y W_hz^y, b_z^y = z_b^y W_bz^y, each [B, 4H].
+// Eq. 11 for the B rows of one step: z = [ĥ_t W_ĥx + b_ĥx | ĥ_t W_ĥh + b_ĥh | ĥ_t W_ĥb] [B, 12 N_z].
 template <class T>
-void hyper_embedding_forward(T* z, T* d_x, T* d_h, T* b_z,
-                             const T* hh,
-                             const T* zx_w, const T* zx_b, const T* zh_w, const T* zh_b, const T* zb_w,
-                             const T* alpha_x, const T* alpha_h, const T* beta,
-                             i64 B, i64 K, i64 Nz, i64 H);
+void hyper_embedding_forward(T* z, const T* hh, const T* zx_w, const T* zx_b, const T* zh_w, const T* zh_b, const T* zb_w, i64 B, i64 K,
+                             i64 Nz);
 
-// Eq. 12 (or Eq. 9 when d_x is null) and Eq. 13 for the B rows of one step:
+// What Eq. 12 needs for a step: z [B, 12 N_z] and the projections W_xz, W_hz, W_bz (α_x, α_h, β,
+// each [4 N_z, H]). Per gate y: d_x^y = z_x^y α_x^y, d_h^y = z_h^y α_h^y, b_z^y = z_b^y β^y. A null
+// z means a plain LSTM (Eq. 9).
+template <class T> struct Scaling {
+  const T *z = nullptr, *alpha_x = nullptr, *alpha_h = nullptr, *beta = nullptr;
+  i64 Nz = 0;
+};
+
+// Eq. 12 (or Eq. 9 when sv.z is null) and Eq. 13 for the B rows of one step:
 //   pre = d_x ⊙ (x_t W_x) + d_h ⊙ (h_{t-1} W_h) + b_z + b   (plain LSTM: x_t W_x + h_{t-1} W_h + b)
 //   y = LN(pre) per gate, c_t = σ(f) c_{t-1} + σ(i) (mask ⊙ tanh g), h_t = σ(o) tanh(LN(c_t)).
-// wh [B, 4H]: h_{t-1} W_h. pre [B, 4H] receives the pre-activations; act, stats as in
+// wh [B, 4H]: h_{t-1} W_h. d_x, d_h, b_z are formed from sv in column blocks as each row needs
+// them (never stored). pre [B, 4H] receives the pre-activations; act, stats as in
 // hyper_cell_forward. scratch: forward_scratch(B, H).
 template <class T>
 void main_cell_forward(T* h, T* c, T* act, T* stats, T* pre, T* scratch,
-                       const InputRows<T>& x, const T* wh, const T* d_x, const T* d_h, const T* b_z, const T* c_prev, const T* mask,
+                       const InputRows<T>& x, const T* wh, const Scaling<T>& sv, const T* c_prev, const T* mask,
                        const T* b, const T* ln_gain, const T* ln_bias, const T* lnc_gain, const T* lnc_bias,
                        i64 B, i64 H, T eps, T forget_bias);
 
