@@ -5,8 +5,11 @@
 // (initial state and dense input included).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -148,48 +151,68 @@ double scaled_error(const ParamStore& ps, const PathResult& r, const ParamStore&
 
 }  // namespace
 
-void accuracy_case(const Case& c, bool ln);
+// Largest scaled error against double of the reference float path and of the fused float path,
+// for one draw of the parameters, tokens and output gradient.
+std::pair<double, double> accuracy_case(const Case& c, bool ln, std::uint64_t seed);
 
 TEST_CASE("from the paper's init, fused float is as accurate as reference float (both against double)") {
-  for (bool ln : {false, true}) accuracy_case({32, 30, 64, 16, 4, 50, 1}, ln);
+  // One draw is not enough to compare two float computations: each error is rounding noise, and
+  // over seeds 1-9 (ASan Debug build) the ratio fused / reference ranged from 0.6 to 5.2 for the
+  // LN-HyperLSTM and from 0.8 to 5.0 for the HyperLSTM, so any change of summation order could
+  // push a single ratio past a fixed bound. The typical error is what must not grow: the median
+  // over eight draws of the fused error stays within twice the reference's median, and no draw
+  // is far off.
+  const Case c{32, 30, 64, 16, 4, 50, 1};
+  for (bool ln : {false, true}) {
+    std::vector<double> ref, fus;
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+      const auto [e_ref, e_fus] = accuracy_case(c, ln, seed);
+      ref.push_back(e_ref);
+      fus.push_back(e_fus);
+      CHECK(e_fus < 1e-4);
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    };
+    const double m_ref = median(ref), m_fus = median(fus);
+    MESSAGE(std::string(ln ? "ln-hyperlstm" : "hyperlstm") << " at init, median over 8 draws of the largest scaled error against double: reference "
+                                                           << m_ref << ", fused " << m_fus);
+    CHECK(m_fus <= 2 * m_ref);
+  }
 }
 
-void accuracy_case(const Case& c, bool ln) {
+std::pair<double, double> accuracy_case(const Case& c, bool ln, std::uint64_t seed) {
   // LN-HyperLSTM at init is ill-conditioned in float: every scaling vector is 0.1, so the gate
   // pre-activations have a variance far below LN's epsilon of 1e-3 and layer norm amplifies
   // rounding. Two float computations then differ by more than 1e-4 (about 1e-3 relative here)
   // in either direction, so the fair test is each against the double-precision truth.
-  {
-    auto build = [&](ParamStore& ps) {
-      RecurrentStackSpec spec;
-      spec.cell.kind = CellKind::HyperLSTM;
-      spec.cell.layer_norm = ln;
-      spec.cell.hidden = c.H;
-      spec.cell.hyper = c.K;
-      spec.cell.embed = c.Nz;
-      spec.cell.recurrent_dropout = 0.1;
-      spec.input_dropout = 0.1;
-      spec.output_dropout = 0.1;
-      spec.symbols = spec.outputs = c.V;
-      return RecurrentStack(Scope(ps), spec);
-    };
-    ParamStore p32(DType::F32), p64(DType::F64);
-    RecurrentStack m32 = build(p32), m64 = build(p64);
-    Rng rng(9);
-    p32.finalize(rng);
-    p64.finalize(rng);
-    for (int i = 0; i < p32.size(); ++i) p64.value(i).copy_from(p32.value(i).to(DType::F64));  // the same (float) values
-    Tensor x = Tensor::empty({c.T, c.B}, DType::I32);
-    for (i64 i = 0; i < x.numel(); ++i) x.data<std::int32_t>()[i] = std::int32_t(rng.below(std::uint64_t(c.V)));
-    Tensor R32 = random_tensor({c.T * c.B, c.V}, rng, -1, 1, DType::F32), R64 = R32.to(DType::F64);
-    PathResult truth = run_path(m64, p64, false, x, m64.zero_state(c.B, DType::F64), R64, true);
-    PathResult ref = run_path(m32, p32, false, x, m32.zero_state(c.B, DType::F32), R32, true);
-    PathResult fus = run_path(m32, p32, true, x, m32.zero_state(c.B, DType::F32), R32, true);
-    const double e_ref = scaled_error(p32, ref, p64, truth), e_fus = scaled_error(p32, fus, p64, truth);
-    MESSAGE(std::string(ln ? "ln-hyperlstm" : "hyperlstm") << " at init, largest scaled error against double: reference " << e_ref << ", fused " << e_fus);
-    CHECK(e_fus <= 4 * e_ref + 1e-6);
-    CHECK(e_fus < 1e-2);
-  }
+  auto build = [&](ParamStore& ps) {
+    RecurrentStackSpec spec;
+    spec.cell.kind = CellKind::HyperLSTM;
+    spec.cell.layer_norm = ln;
+    spec.cell.hidden = c.H;
+    spec.cell.hyper = c.K;
+    spec.cell.embed = c.Nz;
+    spec.cell.recurrent_dropout = 0.1;
+    spec.input_dropout = 0.1;
+    spec.output_dropout = 0.1;
+    spec.symbols = spec.outputs = c.V;
+    return RecurrentStack(Scope(ps), spec);
+  };
+  ParamStore p32(DType::F32), p64(DType::F64);
+  RecurrentStack m32 = build(p32), m64 = build(p64);
+  Rng rng{seed};
+  p32.finalize(rng);
+  p64.finalize(rng);
+  for (int i = 0; i < p32.size(); ++i) p64.value(i).copy_from(p32.value(i).to(DType::F64));  // the same (float) values
+  Tensor x = Tensor::empty({c.T, c.B}, DType::I32);
+  for (i64 i = 0; i < x.numel(); ++i) x.data<std::int32_t>()[i] = std::int32_t(rng.below(std::uint64_t(c.V)));
+  Tensor R32 = random_tensor({c.T * c.B, c.V}, rng, -1, 1, DType::F32), R64 = R32.to(DType::F64);
+  PathResult truth = run_path(m64, p64, false, x, m64.zero_state(c.B, DType::F64), R64, true);
+  PathResult ref = run_path(m32, p32, false, x, m32.zero_state(c.B, DType::F32), R32, true);
+  PathResult fus = run_path(m32, p32, true, x, m32.zero_state(c.B, DType::F32), R32, true);
+  return {scaled_error(p32, ref, p64, truth), scaled_error(p32, fus, p64, truth)};
 }
 
 TEST_CASE("fused equals reference in float (1e-4 relative)") {
