@@ -66,12 +66,6 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
     forward_backward();
     adam.step(ps, 1e-4);
   };
-  if (!opt.quiet) std::fprintf(stderr, "bench --engine: MLP step (forward, backward, Adam)...\n");
-  double t_step = median_seconds(opt.iters, step);
-  double t_fb = median_seconds(opt.iters, forward_backward);
-  double t_adam = median_seconds(opt.iters, [&] { adam.step(ps, 1e-4); });
-  double t_zero = median_seconds(opt.iters, [&] { ps.zero_grad(); });  // part of forward_backward
-
   // The same GEMMs on buffers of the same shapes, nothing else.
   std::vector<Tensor> acts{x}, dacts{Tensor::zeros({B, sizes[0]})};
   for (std::size_t i = 1; i < sizes.size(); ++i) {
@@ -92,8 +86,11 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
         gemm_dense<float>(false, true, B, sizes[i], sizes[i + 1], 1.f, dacts[i + 1].data<float>(), ws[i].data<float>(), 0.f, dacts[i].data<float>());
     }
   };
-  if (!opt.quiet) std::fprintf(stderr, "bench --engine: the step's GEMMs alone...\n");
-  double t_gemm = median_seconds(opt.iters, gemms);
+  if (!opt.quiet) std::fprintf(stderr, "bench --engine: MLP step (forward, backward, Adam) and its GEMMs alone, interleaved...\n");
+  const std::vector<double> t = interleaved_medians(opt.iters, step, forward_backward, gemms);
+  const double t_step = t[0], t_fb = t[1], t_gemm = t[2];
+  double t_adam = median_seconds(opt.iters, [&] { adam.step(ps, 1e-4); });
+  double t_zero = median_seconds(opt.iters, [&] { ps.zero_grad(); });  // part of forward_backward
   double flops = mlp.train_step_flops(B);
 
   nlohmann::json r;

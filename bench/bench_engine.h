@@ -41,6 +41,30 @@ template <class F> double median_seconds(int iters, F&& f) {
   return s[s.size() / 2];
 }
 
+// Median wall time of each of several functions, measured in `iters` interleaved rounds (each
+// round calls every function once, after one warm-up round): on a shared machine a slow spell
+// then slows every figure alike, and their ratio holds where separately timed medians did not
+// (the MLP's step-over-GEMMs overhead read -3% to +91% in one hour's separate medians).
+template <class... F> std::vector<double> interleaved_medians(int iters, F&&... f) {
+  (f(), ...);
+  std::vector<std::vector<double>> s(sizeof...(F));
+  for (int i = 0; i < iters; ++i) {
+    std::size_t j = 0;
+    auto time = [&](auto& g) {
+      const double t0 = seconds_now();
+      g();
+      s[j++].push_back(seconds_now() - t0);
+    };
+    (time(f), ...);
+  }
+  std::vector<double> m;
+  for (auto& v : s) {
+    std::sort(v.begin(), v.end());
+    m.push_back(v[v.size() / 2]);
+  }
+  return m;
+}
+
 // Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
 double measure_sgemm_flops(long M, long N, long K, int reps);
 

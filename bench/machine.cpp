@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <string>
@@ -10,17 +11,30 @@
 
 namespace ht {
 
+// "model name" alone does not tell the CPUs this project meets apart (a Zen 3 and a Zen 4 EPYC both
+// read "AMD EPYC" in a VM), so the family, model and vector ISA go beside it.
 nlohmann::json machine_info(int threads) {
-  std::string cpu = "unknown";
+  std::string name = "unknown", family, model, flags;
   std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
+  for (std::string line; std::getline(f, line);) {
+    auto value = [&] { const auto c = line.find(':'); return c == std::string::npos ? std::string() : line.substr(std::min(line.size(), c + 2)); };
+    if (line.empty()) break;  // the first processor's block is enough
+    if (line.rfind("model name", 0) == 0) name = value();
+    else if (line.rfind("cpu family", 0) == 0) family = value();
+    else if (line.rfind("model", 0) == 0 && line.rfind("model name", 0) != 0) model = value();
+    else if (line.rfind("flags", 0) == 0) flags = ' ' + value() + ' ';
+  }
+  auto has = [&](const std::string& flag) { return flags.find(' ' + flag + ' ') != std::string::npos; };
+  const std::string isa = has("avx512f") ? "AVX-512" : has("avx2") && has("fma") ? "AVX2+FMA" : has("avx") ? "AVX" : "SSE";
+  std::string cpu = name;
+  if (!family.empty()) cpu += " (family " + family + " model " + model + ", " + isa + ")";
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return {{"cpu", cpu},
+          {"cpu_name", name},
+          {"cpu_family", family},
+          {"cpu_model", model},
+          {"isa", isa},
           {"cores", std::thread::hardware_concurrency()},
           {"threads", threads},
           {"blas", openblas_get_config()},

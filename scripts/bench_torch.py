@@ -167,10 +167,18 @@ def main():
     unit = "images" if a.model in ("mnist-conv", "wrn40-1", "wrn40-2") else "tokens"
     r = {"framework": "pytorch " + torch.__version__, "model": a.model, "batch": batch, "threads": a.threads, "iters": a.iters,
          "step_ms": 1e3 * t, unit + "_per_second": items / t, "cpu": platform.processor() or platform.machine()}
-    try:
+    try:  # the same description as hypertrain's machine_info: name, family, model, vector ISA
         with open("/proc/cpuinfo") as f:
-            r["cpu"] = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
+            info = {}
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+        flags = set(info.get("flags", "").split())
+        isa = "AVX-512" if "avx512f" in flags else "AVX2+FMA" if {"avx2", "fma"} <= flags else "AVX" if "avx" in flags else "SSE"
+        r["cpu"] = f'{info["model name"]} (family {info.get("cpu family", "?")} model {info.get("model", "?")}, {isa})'
+    except (OSError, KeyError):
         pass
     print(f"pytorch {torch.__version__} {a.model}: batch {batch}, {a.threads} threads, step {1e3 * t:.1f} ms, {items / t:.0f} {unit}/s")
     if a.json:
