@@ -24,13 +24,16 @@ class Rng {
   State s_{};
 };
 
-// Stateless uniform in [0, 1) from (key, index): splitmix64 of the pair.
-inline double hash_uniform(std::uint64_t key, std::uint64_t index) {
+// Stateless 53 random bits from (key, index): splitmix64 of the pair, top 53 bits.
+inline std::uint64_t hash_bits53(std::uint64_t key, std::uint64_t index) {
   std::uint64_t z = key + 0x9E3779B97F4A7C15ull * (index + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
-  return double(z >> 11) * 0x1.0p-53;
+  return z >> 11;
 }
+
+// Stateless uniform in [0, 1) from (key, index): hash_bits53 * 2^-53 (exact).
+inline double hash_uniform(std::uint64_t key, std::uint64_t index) { return double(hash_bits53(key, index)) * 0x1.0p-53; }
 
 }  // namespace ht

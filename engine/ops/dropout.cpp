@@ -1,5 +1,6 @@
 #include "engine/ops/dropout.h"
 
+#include <cmath>
 #include <string>
 
 #include "engine/parallel.h"
@@ -21,8 +22,11 @@ void dropout_mask(Tensor& mask, double p_drop, std::uint64_t key) {
     using T = decltype(tag);
     T keep = p_drop < 1 ? T(1.0 / (1.0 - p_drop)) : T(0);
     T* m = mask.data<T>();
+    // hash_uniform(key, i) >= p  <=>  hash_bits53(key, i) >= p 2^53  <=>  bits >= ceil(p 2^53): the same
+    // mask as the double comparison (p 2^53 is exact), in integer arithmetic that vectorises.
+    const std::uint64_t threshold = std::uint64_t(std::ceil(p_drop * 0x1.0p53));
     parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
-      for (i64 i = lo; i < hi; ++i) m[i] = hash_uniform(key, std::uint64_t(i)) >= p_drop ? keep : T(0);
+      for (i64 i = lo; i < hi; ++i) m[i] = hash_bits53(key, std::uint64_t(i)) >= threshold ? keep : T(0);
     });
   });
 }
