@@ -226,6 +226,9 @@ void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedM
   const std::int64_t K = W.rows(), N = W.cols(), panels = (N + kPanel - 1) / kPanel, pstride = K * kPanel;
   const std::int64_t full = M / kMR2 * kMR2, tail = M - full;  // rows in whole 6-row tiles, and the rest
   const bool pair_tail = tail > 0 && tail <= 2;
+  // Prefetching the next panel pays while two panels fit in L2 beside the rows of A; with K = 4000
+  // (the backward's W_h^T, 256 KB panels) it did not (LSTM B32: 165-185 ms per step either way).
+  const bool prefetch = pstride * std::int64_t(sizeof(float)) <= (128 << 10);
   // Work items are pairs of panels, so a short tail can take both at once.
   const std::int64_t pairs = (panels + 1) / 2;
   parallel_for(pairs, std::max<std::int64_t>(1, pairs / 8), [&](std::int64_t q0, std::int64_t q1) {
@@ -234,7 +237,7 @@ void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedM
       for (std::int64_t p = pa; p < pb; ++p) {
         const int cols = int(std::min<std::int64_t>(kPanel, N - p * kPanel));
         const float* wp = W.panels() + p * pstride;
-        const float* next = p + 1 < panels ? wp + pstride : nullptr;
+        const float* next = prefetch && p + 1 < panels ? wp + pstride : nullptr;
         for (std::int64_t r0 = 0; r0 < full; r0 += kMR2)
           tile2<kMR2>(K, A + r0 * lda, lda, wp, beta, C + r0 * ldc + p * kPanel, ldc, cols, r0 == 0 ? next : nullptr);
       }
