@@ -24,6 +24,14 @@ Tensor random_f32(const Shape& s, Rng& rng) {
 
 }  // namespace
 
+SgemmProbe::SgemmProbe(long n) : n_(n), a_(std::size_t(n * n)), b_(std::size_t(n * n)), c_(std::size_t(n * n)) {
+  Rng rng(1);
+  for (auto& v : a_) v = float(rng.uniform(-1, 1));
+  for (auto& v : b_) v = float(rng.uniform(-1, 1));
+}
+
+void SgemmProbe::run() { gemm_dense<float>(false, false, n_, n_, n_, 1.f, a_.data(), b_.data(), 0.f, c_.data()); }
+
 double measure_sgemm_flops(long M, long N, long K, int reps) {
   Rng rng(1);
   Tensor a = random_f32({M, K}, rng), b = random_f32({K, N}, rng), c = Tensor::zeros({M, N});

@@ -68,4 +68,16 @@ template <class... F> std::vector<double> interleaved_medians(int iters, F&&... 
 // Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
 double measure_sgemm_flops(long M, long N, long K, int reps);
 
+// One n^3 sgemm on buffers it owns (3 n^2 floats), for timing beside a model's steps.
+class SgemmProbe {
+ public:
+  explicit SgemmProbe(long n);
+  void run();
+  double flops() const { return 2.0 * double(n_) * double(n_) * double(n_); }
+
+ private:
+  long n_;
+  std::vector<float> a_, b_, c_;
+};
+
 }  // namespace ht
