@@ -136,34 +136,45 @@ namespace {
 // 2*MR accumulators, two weight registers and a broadcast (15 of the 16 ymm registers at MR = 6).
 constexpr int kMR2 = 6;
 
+// NP = 2: the tile spans two panels (pstride apart), both full. A short row tail (1 or 2 rows)
+// takes two at once: over one panel it has only 2 MR independent accumulators, fewer than the FMA
+// units' latency x throughput (8 on Zen 3), and ran at about half speed (at M = 32 the 2-row tail
+// took 9% of the kernel's time for 6% of the work).
 // `next`, when given, is the panel the caller will use after this one: one of its lines is
 // prefetched into L2 per k, so its first row tile finds it there instead of in memory (a 16 MB
 // weight does not stay in this machine's caches between steps; one core's kernel ran at 82-84
 // GFLOP/s on it against 95-96 on a weight held in L2).
-template <int MR>
-void tile2(std::int64_t K, const float* A, std::int64_t lda, const float* wp, float beta, float* C, std::int64_t ldc, int cols,
-           const float* next) {
-  __m256 acc[MR][2];
+template <int MR, int NP>
+void tile2(std::int64_t K, const float* A, std::int64_t lda, const float* wp, std::int64_t pstride, float beta, float* C,
+           std::int64_t ldc, int cols, const float* next) {
+  constexpr int NV = 2 * NP;  // 8-float registers across the tile
+  __m256 acc[MR][NV];
   #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int r = 0; r < MR; ++r)
+    #pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
   for (std::int64_t k = 0; k < K; ++k) {
     if (next) _mm_prefetch(reinterpret_cast<const char*>(next + k * kPanel), _MM_HINT_T1);
-    const __m256 w0 = _mm256_load_ps(wp + k * kPanel), w1 = _mm256_load_ps(wp + k * kPanel + 8);
+    __m256 w[NV];
+    #pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) w[v] = _mm256_load_ps(wp + (v / 2) * pstride + k * kPanel + (v % 2) * 8);
     #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-      acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
+      #pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(a, w[v], acc[r][v]);
     }
   }
   #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     float* c = C + r * ldc;
-    if (cols == kPanel) {
-      __m256 v0 = acc[r][0], v1 = acc[r][1];
-      if (beta != 0.0f) v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c)), v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
-      _mm256_storeu_ps(c, v0);
-      _mm256_storeu_ps(c + 8, v1);
+    if (NP == 2 || cols == kPanel) {
+      #pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        __m256 x = acc[r][v];
+        if (beta != 0.0f) x = _mm256_add_ps(x, _mm256_loadu_ps(c + v * 8));
+        _mm256_storeu_ps(c + v * 8, x);
+      }
     } else {  // the last, partial panel: through a buffer, so nothing past column N is touched
       alignas(32) float buf[kPanel];
       _mm256_store_ps(buf, acc[r][0]);
@@ -173,50 +184,18 @@ void tile2(std::int64_t K, const float* A, std::int64_t lda, const float* wp, fl
   }
 }
 
-using Tile2Fn = void (*)(std::int64_t, const float*, std::int64_t, const float*, float, float*, std::int64_t, int, const float*);
+using Tile2Fn = void (*)(std::int64_t, const float*, std::int64_t, const float*, std::int64_t, float, float*, std::int64_t, int,
+                         const float*);
 
 Tile2Fn tile2_fn(int mr) {
   switch (mr) {
-    case 1: return tile2<1>;
-    case 2: return tile2<2>;
-    case 3: return tile2<3>;
-    case 4: return tile2<4>;
-    case 5: return tile2<5>;
-    default: return tile2<6>;
+    case 1: return tile2<1, 1>;
+    case 2: return tile2<2, 1>;
+    case 3: return tile2<3, 1>;
+    case 4: return tile2<4, 1>;
+    case 5: return tile2<5, 1>;
+    default: return tile2<6, 1>;
   }
-}
-
-// A short row tail (1 or 2 rows) over two full panels at once: with one panel it has only 2 MR
-// independent accumulators, fewer than the FMA units' latency x throughput (8 on Zen 3), and ran
-// at about half speed (at M = 32 the 2-row tail took 9% of the kernel's time for 6% of the work).
-template <int MR>
-void tile2_pair(std::int64_t K, const float* A, std::int64_t lda, const float* wp, std::int64_t pstride, float beta, float* C,
-                std::int64_t ldc) {
-  __m256 acc[MR][4];
-  #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm256_setzero_ps();
-  const float* wq = wp + pstride;
-  for (std::int64_t k = 0; k < K; ++k) {
-    const __m256 w0 = _mm256_load_ps(wp + k * kPanel), w1 = _mm256_load_ps(wp + k * kPanel + 8);
-    const __m256 w2 = _mm256_load_ps(wq + k * kPanel), w3 = _mm256_load_ps(wq + k * kPanel + 8);
-    #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      const __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-      acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
-      acc[r][2] = _mm256_fmadd_ps(a, w2, acc[r][2]);
-      acc[r][3] = _mm256_fmadd_ps(a, w3, acc[r][3]);
-    }
-  }
-  #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
-    #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-      float* c = C + r * ldc + q * 8;
-      __m256 v = acc[r][q];
-      if (beta != 0.0f) v = _mm256_add_ps(v, _mm256_loadu_ps(c));
-      _mm256_storeu_ps(c, v);
-    }
 }
 
 }  // namespace
@@ -227,7 +206,8 @@ void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedM
   const std::int64_t full = M / kMR2 * kMR2, tail = M - full;  // rows in whole 6-row tiles, and the rest
   const bool pair_tail = tail > 0 && tail <= 2;
   // Prefetching the next panel pays while two panels fit in L2 beside the rows of A; with K = 4000
-  // (the backward's W_h^T, 256 KB panels) it did not (LSTM B32: 165-185 ms per step either way).
+  // (the backward's W_h^T, 256 KB panels) it did not help (LSTM B32, two alternated pairs: the
+  // backward products 185 and 165 ms per step without it, 184 and 180 with it).
   const bool prefetch = pstride * std::int64_t(sizeof(float)) <= (128 << 10);
   // Work items are pairs of panels, so a short tail can take both at once.
   const std::int64_t pairs = (panels + 1) / 2;
@@ -239,17 +219,18 @@ void packed_gemm(std::int64_t M, const float* A, std::int64_t lda, const PackedM
         const float* wp = W.panels() + p * pstride;
         const float* next = prefetch && p + 1 < panels ? wp + pstride : nullptr;
         for (std::int64_t r0 = 0; r0 < full; r0 += kMR2)
-          tile2<kMR2>(K, A + r0 * lda, lda, wp, beta, C + r0 * ldc + p * kPanel, ldc, cols, r0 == 0 ? next : nullptr);
+          tile2<kMR2, 1>(K, A + r0 * lda, lda, wp, pstride, beta, C + r0 * ldc + p * kPanel, ldc, cols, r0 == 0 ? next : nullptr);
       }
       if (tail == 0) continue;
       if (pair_tail && pb - pa == 2 && N - pa * kPanel >= 2 * kPanel) {
-        (tail == 1 ? tile2_pair<1> : tile2_pair<2>)(K, A + full * lda, lda, W.panels() + pa * pstride, pstride, beta,
-                                                      C + full * ldc + pa * kPanel, ldc);
+        (tail == 1 ? tile2<1, 2> : tile2<2, 2>)(K, A + full * lda, lda, W.panels() + pa * pstride, pstride, beta,
+                                                  C + full * ldc + pa * kPanel, ldc, 2 * kPanel, nullptr);
         continue;
       }
       for (std::int64_t p = pa; p < pb; ++p) {
         const int cols = int(std::min<std::int64_t>(kPanel, N - p * kPanel));
-        tile2_fn(int(tail))(K, A + full * lda, lda, W.panels() + p * pstride, beta, C + full * ldc + p * kPanel, ldc, cols, nullptr);
+        tile2_fn(int(tail))(K, A + full * lda, lda, W.panels() + p * pstride, pstride, beta, C + full * ldc + p * kPanel, ldc, cols,
+                            nullptr);
       }
     }
   });

@@ -15,7 +15,7 @@ TEST_CASE("packed_gemm agrees with cblas_sgemm on odd shapes, W and W^T, beta 0 
   const std::string native = packed_gemm_native() ? "yes" : "no (BLAS fallback)";
   MESSAGE("vector kernel (AVX-512 or AVX2) compiled in: " << native);
   struct Shape3 { i64 M, K, N; };
-  const Shape3 shapes[] = {{1, 1, 1}, {1, 7, 5}, {3, 5, 17}, {8, 16, 48}, {9, 13, 49}, {32, 100, 400}, {17, 33, 95}, {64, 3, 130}, {5, 257, 33}};
+  const Shape3 shapes[] = {{1, 1, 1}, {1, 7, 5}, {3, 5, 17}, {8, 16, 48}, {9, 13, 49}, {32, 100, 400}, {17, 33, 95}, {64, 3, 130}, {5, 257, 33}, {7, 40, 64}, {2, 9, 24}, {13, 40, 70}};
   Rng rng(3);
   for (const auto& s : shapes)
     for (bool trans : {false, true})
