@@ -431,6 +431,27 @@ TEST_CASE("dropout mask does not depend on the thread count") {
   check_close("mask threads", m4, m1, 0, 0);
 }
 
+TEST_CASE("dropout mask keeps exactly the elements whose hash_uniform is at least p") {
+  // The mask is drawn in integer arithmetic (hash_bits53 against ceil(p 2^53)); element i must be
+  // kept exactly when hash_uniform(key, i) >= p, as every saved mask and results file assumes.
+  for (double p : {0.0, 1e-12, 0.05, 0.1, 0.25, 1.0 / 3.0, 0.5, 0.999999, 1.0}) {
+    Tensor m = Tensor::empty({50000}, DType::F64);
+    dropout_mask(m, p, 12345);
+    const double keep = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+    i64 wrong = 0;
+    for (i64 i = 0; i < m.numel(); ++i) wrong += m.data<double>()[i] != (hash_uniform(12345, std::uint64_t(i)) >= p ? keep : 0.0);
+    INFO("p = " << p);
+    CHECK(wrong == 0);
+  }
+  // At the boundary: a p equal to one element's draw keeps that element.
+  const double u = hash_uniform(7, 3);
+  Tensor m = Tensor::empty({8}, DType::F64);
+  dropout_mask(m, u, 7);
+  CHECK(m.data<double>()[3] != 0.0);
+  dropout_mask(m, std::nextafter(u, 1.0), 7);
+  CHECK(m.data<double>()[3] == 0.0);
+}
+
 TEST_CASE("dropout gradient is mask * dout") {
   Rng rng(42), data(43);
   Shape s{7, 9};
