@@ -15,7 +15,7 @@ void check_p(double p) {
 
 }  // namespace
 
-void dropout_mask(Tensor& mask, double p_drop, std::uint64_t key) {
+void dropout_mask(Tensor& mask, double p_drop, std::uint64_t key, std::int64_t grain) {
   check_p(p_drop);
   i64 n = mask.numel();
   dispatch_float(mask.dtype(), [&](auto tag) {
@@ -25,7 +25,7 @@ void dropout_mask(Tensor& mask, double p_drop, std::uint64_t key) {
     // hash_uniform(key, i) >= p  <=>  hash_bits53(key, i) >= p 2^53  <=>  bits >= ceil(p 2^53): the same
     // mask as the double comparison (p 2^53 is exact), in integer arithmetic that vectorises.
     const std::uint64_t threshold = std::uint64_t(std::ceil(p_drop * 0x1.0p53));
-    parallel_for(n, kElementGrain, [&](i64 lo, i64 hi) {
+    parallel_for(n, grain, [&](i64 lo, i64 hi) {
       for (i64 i = lo; i < hi; ++i) m[i] = hash_bits53(key, std::uint64_t(i)) >= threshold ? keep : T(0);
     });
   });

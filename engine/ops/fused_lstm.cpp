@@ -108,6 +108,10 @@ template <class T> RowGrads<T> row_grads(const LstmWeights& m, const HyperWeight
 // Chunks of the batch in the backward loop (two cores; each chunk owns its gradient buffers).
 constexpr i64 kBackwardChunks = 2;
 
+// Elements per task of the per-step dropout masks ([B, H], 32k-128k elements, below the default
+// grain): inside the step loop OpenBLAS runs on the caller, so splitting them costs no contention.
+constexpr i64 kMaskGrain = 8192;
+
 // Rows [b0, b1) with a zeroed copy of every gradient `total` wants, and their scratch, from the arena.
 template <class T>
 BackwardChunk<T> backward_chunk(Tape& t, RowGrads<T>& total, i64 b0, i64 b1, i64 V, i64 H, i64 K, i64 Nz, bool ln) {
@@ -181,7 +185,7 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
     for (i64 s = S - 1; s >= 0; --s) {
       const i64 r0 = s * B;  // the step's first row
       std::optional<profile::Scope> cell(std::in_place, profile::kCellBackward);
-      if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)]);
+      if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)], kMaskGrain);
       const InputRows<T> x = input_rows<T>(sv, s, w_x, sv.xw, H4);
       T* wh = ptr<T>(sv.wh) + r0 * H4;
       T* xw = one_hot ? nullptr : ptr<T>(sv.xw) + r0 * H4;
@@ -198,7 +202,7 @@ void backward(Tape& t, const Saved& sv, const LstmWeights& m, const HyperWeights
         continue;
       }
       hyper_embedding_backward<T>(ptr<T>(dhh), z, ptr<T>(dhh_next), zx_w, zh_w, zb_w, B, K, Nz);
-      if (hmask) dropout_mask(hmask, sv.p_hyper, sv.hyper_keys[std::size_t(s)]);
+      if (hmask) dropout_mask(hmask, sv.p_hyper, sv.hyper_keys[std::size_t(s)], kMaskGrain);
       T* hp = ptr<T>(sv.hpre) + r0 * K4;
       const std::int32_t* ids = one_hot ? sv.ids.data<std::int32_t>() + r0 : nullptr;
       for_chunks([&](BackwardChunk<T>& ck) {
@@ -296,7 +300,7 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
           step_gemm<T>(B, hh + r0 * K, K, pWhh, T(1), hp, K4);
         }
         profile::Scope cell(profile::kCellForward);
-        if (hmask) dropout_mask(hmask, sv.p_hyper, sv.hyper_keys[std::size_t(s)]);
+        if (hmask) dropout_mask(hmask, sv.p_hyper, sv.hyper_keys[std::size_t(s)], kMaskGrain);
         hyper_cell_forward<T>(hh + (r0 + B) * K, hc + (r0 + B) * K, hact + r0 * K4, hstats + r0 * 10, hp, ptr<T>(scratch),
                               input_rows<T>(sv, s, hw_x, hxw, K4), hc + r0 * K, ptr<T>(hmask), hb, hln_gain, hln_bias, hlnc_gain,
                               hlnc_bias, B, K, eps, fb);
@@ -309,7 +313,7 @@ Var run(Tape& t, const FusedLstmConfig& cfg, const LstmWeights& m, const HyperWe
         step_gemm<T>(B, h_prev, H, pWh, T(0), wh, H4);
       }
       profile::Scope cell(profile::kCellForward);
-      if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)]);
+      if (mask) dropout_mask(mask, sv.p_main, sv.main_keys[std::size_t(s)], kMaskGrain);
       main_cell_forward<T>(h + (r0 + B) * H, c + (r0 + B) * H, act + r0 * H4, stats + r0 * 10, ptr<T>(pre_step),
                            ptr<T>(scratch), input_rows<T>(sv, s, w_x, sv.xw, H4), wh, scaling, c + r0 * H,
                            ptr<T>(mask), b, ln_gain, ln_bias, lnc_gain, lnc_bias, B, H, eps, fb);
