@@ -443,13 +443,17 @@ TEST_CASE("dropout mask keeps exactly the elements whose hash_uniform is at leas
     INFO("p = " << p);
     CHECK(wrong == 0);
   }
-  // At the boundary: a p equal to one element's draw keeps that element.
-  const double u = hash_uniform(7, 3);
-  Tensor m = Tensor::empty({8}, DType::F64);
+  // At the boundary: a p equal to one element's draw keeps that element, the next double above
+  // drops it. The draw is taken below 1/4, where doubles are finer than 2^-53 and p 2^53 is not
+  // an integer (so rounding the threshold the wrong way would keep it).
+  std::uint64_t i = 0;
+  while (hash_uniform(7, i) >= 0.25) ++i;
+  const double u = hash_uniform(7, i);
+  Tensor m = Tensor::empty({i64(i) + 1}, DType::F64);
   dropout_mask(m, u, 7);
-  CHECK(m.data<double>()[3] != 0.0);
+  CHECK(m.data<double>()[i] != 0.0);
   dropout_mask(m, std::nextafter(u, 1.0), 7);
-  CHECK(m.data<double>()[3] == 0.0);
+  CHECK(m.data<double>()[i] == 0.0);
 }
 
 TEST_CASE("dropout gradient is mask * dout") {
