@@ -44,7 +44,7 @@ template <class F> double median_seconds(int iters, F&& f) {
 // Median wall time of each of several functions, measured in `iters` interleaved rounds (each
 // round calls every function once, after one warm-up round): on a shared machine a slow spell
 // then slows every figure alike, and their ratio holds where separately timed medians did not
-// (the MLP's step-over-GEMMs overhead read -3% to +91% in one hour's separate medians).
+// (the MLP's overheads over its GEMMs read -3% to +91% in one hour's separate medians).
 template <class... F> std::vector<double> interleaved_medians(int iters, F&&... f) {
   (f(), ...);
   std::vector<std::vector<double>> s(sizeof...(F));
