@@ -24,26 +24,25 @@ Tensor random_f32(const Shape& s, Rng& rng) {
 
 }  // namespace
 
-SgemmProbe::SgemmProbe(long n) : n_(n), a_(std::size_t(n * n)), b_(std::size_t(n * n)), c_(std::size_t(n * n)) {
+SgemmProbe::SgemmProbe(long M, long N, long K)
+    : M_(M), N_(N), K_(K), a_(std::size_t(M * K)), b_(std::size_t(K * N)), c_(std::size_t(M * N)) {
   Rng rng(1);
   for (auto& v : a_) v = float(rng.uniform(-1, 1));
   for (auto& v : b_) v = float(rng.uniform(-1, 1));
 }
 
-void SgemmProbe::run() { gemm_dense<float>(false, false, n_, n_, n_, 1.f, a_.data(), b_.data(), 0.f, c_.data()); }
+void SgemmProbe::run() { gemm_dense<float>(false, false, M_, N_, K_, 1.f, a_.data(), b_.data(), 0.f, c_.data()); }
 
 double measure_sgemm_flops(long M, long N, long K, int reps) {
-  Rng rng(1);
-  Tensor a = random_f32({M, K}, rng), b = random_f32({K, N}, rng), c = Tensor::zeros({M, N});
-  auto run = [&] { gemm_dense<float>(false, false, M, N, K, 1.f, a.data<float>(), b.data<float>(), 0.f, c.data<float>()); };
-  run();
+  SgemmProbe probe(M, N, K);
+  probe.run();
   double best = 1e30;
   for (int i = 0; i < reps; ++i) {
     double t0 = seconds_now();
-    run();
+    probe.run();
     best = std::min(best, seconds_now() - t0);
   }
-  return 2.0 * double(M) * double(N) * double(K) / best;
+  return probe.flops() / best;
 }
 
 nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {

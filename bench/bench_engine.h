@@ -27,20 +27,6 @@ void print_engine_bench(const nlohmann::json& r);
 nlohmann::json run_convnet_bench(const std::string& model, const EngineBenchOptions& opt);
 void print_convnet_bench(const nlohmann::json& r);
 
-// Median wall time of `iters` calls of f, after one warm-up call (sizes the arena, wakes the
-// BLAS threads).
-template <class F> double median_seconds(int iters, F&& f) {
-  f();
-  std::vector<double> s;
-  for (int i = 0; i < iters; ++i) {
-    double t0 = seconds_now();
-    f();
-    s.push_back(seconds_now() - t0);
-  }
-  std::sort(s.begin(), s.end());
-  return s[s.size() / 2];
-}
-
 // Median wall time of each of several functions, measured in `iters` interleaved rounds (each
 // round calls every function once, after one warm-up round): on a shared machine a slow spell
 // then slows every figure alike, and their ratio holds where separately timed medians did not
@@ -65,19 +51,25 @@ template <class... F> std::vector<double> interleaved_medians(int iters, F&&... 
   return m;
 }
 
-// Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
-double measure_sgemm_flops(long M, long N, long K, int reps);
+// Median wall time of `iters` calls of f, after one warm-up call (sizes the arena, wakes the
+// BLAS threads).
+template <class F> double median_seconds(int iters, F&& f) { return interleaved_medians(iters, f)[0]; }
 
-// One n^3 sgemm on buffers it owns (3 n^2 floats), for timing beside a model's steps.
+// One M x N x K sgemm on random buffers it owns, for the peak probe and for timing beside a
+// model's steps.
 class SgemmProbe {
  public:
-  explicit SgemmProbe(long n);
+  SgemmProbe(long M, long N, long K);
+  explicit SgemmProbe(long n) : SgemmProbe(n, n, n) {}
   void run();
-  double flops() const { return 2.0 * double(n_) * double(n_) * double(n_); }
+  double flops() const { return 2.0 * double(M_) * double(N_) * double(K_); }
 
  private:
-  long n_;
+  long M_, N_, K_;
   std::vector<float> a_, b_, c_;
 };
+
+// Best-of-n sgemm FLOP/s for an M x N x K product (also used by the model benchmarks).
+double measure_sgemm_flops(long M, long N, long K, int reps);
 
 }  // namespace ht
