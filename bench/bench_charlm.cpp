@@ -187,7 +187,7 @@ void print_charlm_bench(const nlohmann::json& r) {
   std::printf("charlm benchmark: %s (%lld parameters)\n  batch %lld, sequence %lld, %d threads, median of %d, machine %s\n",
               r["describe"].get<std::string>().c_str(), (long long)r["parameters"].get<long long>(), (long long)r["batch"].get<long>(),
               (long long)r["seq"].get<long>(), r["machine"]["threads"].get<int>(), r["iters"].get<int>(),
-              r["machine"]["cpu"].get<std::string>().c_str());
+              machine_label(r["machine"]).c_str());
   std::printf("  sgemm 2048^3 peak  %8.1f GFLOP/s; FMA peak (%s) %.1f GFLOP/s; model %.2f MFLOP per token (3x dense forward)\n",
               r["sgemm_2048_gflops"].get<double>(), r["fma_isa"].get<std::string>().c_str(), r["fma_peak_gflops"].get<double>(),
               r["flops_per_token"].get<double>() / 1e6);

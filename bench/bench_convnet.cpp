@@ -148,7 +148,7 @@ nlohmann::json run_convnet_bench(const std::string& model, const EngineBenchOpti
 void print_convnet_bench(const nlohmann::json& r) {
   std::printf("model benchmark: %s\n  batch %lld, %d threads, median of %d, machine %s\n", r["model"].get<std::string>().c_str(),
               (long long)r["batch"].get<long>(), r["machine"]["threads"].get<int>(), r["iters"].get<int>(),
-              r["machine"]["cpu"].get<std::string>().c_str());
+              machine_label(r["machine"]).c_str());
   std::printf("  sgemm 2048^3 peak       %8.1f GFLOP/s\n", r["sgemm_2048_gflops"].get<double>());
   std::printf("  FMA peak (%s)    %8.1f GFLOP/s\n", r["fma_isa"].get<std::string>().c_str(), r["fma_peak_gflops"].get<double>());
   std::printf("  training step           %8.2f ms   %6.1f GFLOP/s   %5.1f%% of sgemm   %5.1f%% of FMA   %.0f images/s\n",

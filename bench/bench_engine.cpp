@@ -130,7 +130,7 @@ nlohmann::json run_engine_bench(const EngineBenchOptions& opt) {
 void print_engine_bench(const nlohmann::json& r) {
   std::printf("engine benchmark: %s, batch %lld, %d threads, median of %d\n", r["model"].get<std::string>().c_str(),
               (long long)r["batch"].get<long>(), r["machine"]["threads"].get<int>(), r["iters"].get<int>());
-  std::printf("  machine                 %s\n", r["machine"]["cpu"].get<std::string>().c_str());
+  std::printf("  machine                 %s\n", machine_label(r["machine"]).c_str());
   std::printf("  sgemm 2048^3 peak       %8.1f GFLOP/s   FMA peak (%s) %.1f GFLOP/s\n", r["sgemm_2048_gflops"].get<double>(),
               r["fma_isa"].get<std::string>().c_str(), r["fma_peak_gflops"].get<double>());
   std::printf("  step GEMMs alone        %8.3f ms   %6.1f GFLOP/s   %5.1f%% of peak\n", r["gemms_ms"].get<double>(),

@@ -96,7 +96,7 @@ void print_translate_bench(const nlohmann::json& r) {
   std::printf("translation benchmark: %s (%lld parameters)\n  batch %lld pairs of %lld source and %lld target tokens, %d threads, median of %d, machine %s\n",
               r["describe"].get<std::string>().c_str(), (long long)r["parameters"].get<long long>(), (long long)r["batch"].get<long>(),
               (long long)r["source_length"].get<long>(), (long long)r["target_length"].get<long>(), r["machine"]["threads"].get<int>(),
-              r["iters"].get<int>(), r["machine"]["cpu"].get<std::string>().c_str());
+              r["iters"].get<int>(), machine_label(r["machine"]).c_str());
   std::printf("  sgemm 2048^3 peak  %8.1f GFLOP/s\n  FMA peak (%s)    %8.1f GFLOP/s\n", r["sgemm_2048_gflops"].get<double>(),
               r["fma_isa"].get<std::string>().c_str(), r["fma_peak_gflops"].get<double>());
   std::printf("  training step %.1f ms: %.0f target tokens/s (%.0f source + target), %.1f GFLOP/s = %.1f%% of the sgemm peak, %.1f%% of the FMA peak; arena %.1f MB\n",

@@ -38,8 +38,13 @@ nlohmann::json machine_info(int threads) {
           {"cores", std::thread::hardware_concurrency()},
           {"threads", threads},
           {"blas", openblas_get_config()},
+          {"blas_core", openblas_get_corename()},
           {"host", host},
           {"date", now_utc()}};
+}
+
+std::string machine_label(const nlohmann::json& machine) {
+  return machine.value("cpu", std::string("unknown")) + ", OpenBLAS " + machine.value("blas_core", std::string("?"));
 }
 
 std::string now_utc() {

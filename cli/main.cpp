@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "engine/blas.h"
 #include "ht_version.h"
 
 static void usage() {
@@ -38,13 +39,14 @@ static void usage() {
 }
 
 int main(int argc, char** argv) {
+  ht::select_blas_core(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     usage();
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
   if (cmd == "--version" || cmd == "version") {
-    std::printf("hypertrain %s (commit %s)\n", HT_VERSION, HT_GIT_COMMIT);
+    std::printf("hypertrain %s (commit %s)\nOpenBLAS kernels: %s\n", HT_VERSION, HT_GIT_COMMIT, ht::blas_core());
     return 0;
   }
   try {

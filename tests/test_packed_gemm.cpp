@@ -3,6 +3,8 @@
 // and a partial 3-panel group, W and W^T, beta 0 and 1, row strides wider than the matrices.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "engine/blas.h"
@@ -51,4 +53,40 @@ TEST_CASE("a PackedMatrix is repacked in place for a new weight and refuses an e
   CHECK(c[2] == 4.0f);
   CHECK_THROWS(p.pack(w1.data(), 0, 3, 3, false));
   CHECK_THROWS_WITH(packed_gemm(1, a.data(), 2, p, 0.5f, c.data(), 3), doctest::Contains("beta must be 0 or 1"));
+}
+
+TEST_CASE("OpenBLAS's AVX-512 kernels are chosen where it loaded its AVX2 ones on an AVX-512 CPU, and only there") {
+  CHECK(should_select_avx512_blas(nullptr, nullptr, "Haswell", true));
+  CHECK(should_select_avx512_blas(nullptr, nullptr, "Zen", true));  // 0.3.21 on a Zen 4
+  CHECK(should_select_avx512_blas(nullptr, "", "Zen", true));
+  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, "Haswell", false));    // no AVX-512
+  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, "SkylakeX", true));    // already wide
+  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, "Cooperlake", true));
+  CHECK_FALSE(should_select_avx512_blas("Haswell", nullptr, "Haswell", true));   // the user's choice
+  CHECK_FALSE(should_select_avx512_blas("SkylakeX", nullptr, "Haswell", true));  // our re-exec, if it failed
+  CHECK_FALSE(should_select_avx512_blas(nullptr, "keep", "Haswell", true));
+  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, nullptr, true));
+}
+
+TEST_CASE("hypertrain --version names the OpenBLAS kernels, AVX-512 ones on an AVX-512 CPU unless the user chose") {
+  const std::string bin = (std::filesystem::canonical("/proc/self/exe").parent_path() / "hypertrain").string();
+  auto version = [&](const std::string& env) {
+    std::string out;
+    std::FILE* p = ::popen((env + " " + bin + " --version").c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[512];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    CHECK(::pclose(p) == 0);
+    const auto at = out.find("OpenBLAS kernels: ");
+    REQUIRE(at != std::string::npos);
+    return out.substr(at + 18, out.find('\n', at) - at - 18);
+  };
+  CHECK(version("env OPENBLAS_CORETYPE=Haswell") == "Haswell");
+  const std::string chosen = version("env -u OPENBLAS_CORETYPE -u HYPERTRAIN_BLAS_CORE");
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vl");
+  MESSAGE("OpenBLAS kernels with OPENBLAS_CORETYPE unset: " << chosen << " (CPU AVX-512: " << avx512 << ")");
+  if (avx512) CHECK((chosen != "Haswell" && chosen != "Zen"));
 }
