@@ -1,6 +1,9 @@
 #include "engine/optim.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <stdexcept>
 
@@ -142,11 +145,34 @@ std::vector<std::pair<std::string, Tensor>> Adam::state() {
   return {{"adam.m", m_}, {"adam.v", v_}, {"adam.t", t_}};
 }
 
+// Adam's state is streamed past the caches (non-temporal stores of m and v) when p, g, m and v
+// together exceed this: after a step's GEMMs none of them is in cache, and m and v are not read
+// again until the next update, so writing them around the cache keeps it for the next forward's
+// weights and saves the read-for-ownership. Measured on the engine MLP (1.86M parameters, 30 MB of
+// state), Zen 5 (EPYC family 26 model 2), 2 threads, OpenBLAS Cooperlake: Adam inside the step
+// 0.84-1.19 ms -> 0.65-0.94 ms (six alternated runs of each in a step-timing harness). A small model's
+// state stays in cache, where ordinary stores are faster.
+constexpr i64 kAdamStreamBytes = i64(16) << 20;
+
+#ifdef HT_HAVE_STDX_SIMD
+// Non-temporal store of one native vector to a 64-byte aligned address (float: AVX-512 or AVX).
+template <class V> inline bool stream_store(float* dst, const V& x) {
+#if defined(__AVX512F__)
+  if constexpr (V::size() == 16) { _mm512_stream_ps(dst, static_cast<__m512>(x)); return true; }
+#endif
+#if defined(__AVX__)
+  if constexpr (V::size() == 8) { _mm256_stream_ps(dst, static_cast<__m256>(x)); return true; }
+#endif
+  return false;
+}
+template <class V> inline bool stream_store(double*, const V&) { return false; }
+#endif
+
 // p, g, m, v: [n]. step = lr / (1 - b1^t), inv_c2 = 1 / sqrt(1 - b2^t).
 //   g' = g + wd p;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;  p -= step m / (sqrt(v) inv_c2 + eps)
 template <class T, bool kDecay>
 static void adam_kernel(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, i64 n, T step,
-                        T b1, T b2, T inv_c2, T eps, T wd) {
+                        T b1, T b2, T inv_c2, T eps, T wd, bool stream) {
   const T c1 = T(1) - b1, c2 = T(1) - b2;
   i64 i = 0;
 #ifdef HT_HAVE_STDX_SIMD
@@ -154,16 +180,24 @@ static void adam_kernel(T* __restrict p, const T* __restrict g, T* __restrict m,
   using V = stdx::native_simd<T>;
   constexpr i64 W = i64(V::size());
   constexpr auto al = stdx::element_aligned;
+  // Non-temporal stores need whole 64-byte lines: m and v start on one (Tensor storage, and
+  // for_lines splits at lines) and a native vector is 32 or 64 bytes.
+  stream = stream && reinterpret_cast<std::uintptr_t>(m) % 64 == 0 && reinterpret_cast<std::uintptr_t>(v) % 64 == 0;
   for (; i + W <= n; i += W) {
     V gi(g + i, al), pi(p + i, al), mi(m + i, al), vi(v + i, al);
     if constexpr (kDecay) gi += wd * pi;
     mi = b1 * mi + c1 * gi;
     vi = b2 * vi + c2 * gi * gi;
     pi -= step * mi / (stdx::sqrt(vi) * inv_c2 + eps);
-    mi.copy_to(m + i, al);
-    vi.copy_to(v + i, al);
+    if (!(stream && stream_store(m + i, mi) && stream_store(v + i, vi))) {
+      mi.copy_to(m + i, al);
+      vi.copy_to(v + i, al);
+    }
     pi.copy_to(p + i, al);
   }
+#if defined(__SSE__)
+  if (stream) _mm_sfence();  // order the streamed lines before whatever reads them next
+#endif
 #endif
   for (; i < n; ++i) {
     T gi = g[i];
@@ -190,9 +224,10 @@ void Adam::step(ParamStore& ps, double lr) {
     T* m = m_.data<T>();
     T* v = v_.data<T>();
     auto kernel = decay ? adam_kernel<T, true> : adam_kernel<T, false>;
+    const bool stream = 4 * n * i64(sizeof(T)) > kAdamStreamBytes;
     for_lines<T>(n, [&](i64 b, i64 e) {
       kernel(p + b, g + b, m + b, v + b, e - b, T(step), T(opt_.beta1), T(opt_.beta2), T(inv_c2), T(opt_.eps),
-        T(opt_.weight_decay));
+             T(opt_.weight_decay), stream);
     });
   });
   t_.data<double>()[0] = t;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -240,6 +241,47 @@ TEST_CASE("the update is the same for 1 and 2 threads") {
   };
   Tensor a = run(1), b = run(2);
   CHECK(std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0);
+}
+
+TEST_CASE("Adam's update is the same whether its state is streamed past the cache (over 16 MB) or not") {
+  // 4 buffers of 1M + 37 floats exceed 16 MB: the large store takes the streaming stores; the same
+  // values in stores of 64k (1 MB of state each) take ordinary ones. Same arithmetic, so same bits.
+  const i64 n = (i64(1) << 20) + 37, piece = 65536;
+  ParamStore big(DType::F32);
+  big.add("w", {n}, Init::uniform(-1, 1));
+  Rng rng(5);
+  big.finalize(rng);
+  std::vector<float> p0(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(n));
+  Rng grng(6);
+  for (i64 i = 0; i < n; ++i) {
+    p0[std::size_t(i)] = big.flat_values().data<float>()[i];
+    g[std::size_t(i)] = float(grng.uniform(-1, 1));
+  }
+  Adam opt(big, {.weight_decay = 0.01});
+  for (int k = 0; k < 3; ++k) {
+    std::memcpy(big.flat_grads().data<float>(), g.data(), std::size_t(n) * sizeof(float));
+    opt.step(big, 0.01);
+  }
+  const auto big_state = opt.state();
+  for (i64 lo = 0; lo < n; lo += piece) {
+    const i64 len = std::min(piece, n - lo);
+    ParamStore small(DType::F32);
+    small.add("w", {len}, Init::zeros());
+    Rng r0(1);
+    small.finalize(r0);
+    std::memcpy(small.flat_values().data<float>(), p0.data() + lo, std::size_t(len) * sizeof(float));
+    Adam sopt(small, {.weight_decay = 0.01});
+    for (int k = 0; k < 3; ++k) {
+      std::memcpy(small.flat_grads().data<float>(), g.data() + lo, std::size_t(len) * sizeof(float));
+      sopt.step(small, 0.01);
+    }
+    const auto st = sopt.state();
+    INFO("elements " << lo << " to " << lo + len);
+    CHECK(std::memcmp(small.flat_values().data<float>(), big.flat_values().data<float>() + lo, std::size_t(len) * 4) == 0);
+    for (int b = 0; b < 2; ++b)  // adam.m, adam.v
+      CHECK(std::memcmp(st[std::size_t(b)].second.data<float>(), big_state[std::size_t(b)].second.data<float>() + lo,
+                        std::size_t(len) * 4) == 0);
+  }
 }
 
 TEST_CASE("clip_grad_norm scales to max_norm and returns the norm before clipping") {
