@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <string>
@@ -39,6 +40,7 @@ nlohmann::json machine_info(int threads) {
           {"threads", threads},
           {"blas", openblas_get_config()},
           {"blas_core", openblas_get_corename()},
+          {"blas_thread_timeout", std::getenv("OPENBLAS_THREAD_TIMEOUT") ? std::getenv("OPENBLAS_THREAD_TIMEOUT") : "unset"},
           {"host", host},
           {"date", now_utc()}};
 }

@@ -1,5 +1,6 @@
 // hypertrain: train, evaluate, sample and benchmark the models of Ha, Dai & Le, HyperNetworks.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -39,14 +40,16 @@ static void usage() {
 }
 
 int main(int argc, char** argv) {
-  ht::select_blas_core(argv);
+  ht::select_blas_environment(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     usage();
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
   if (cmd == "--version" || cmd == "version") {
-    std::printf("hypertrain %s (commit %s)\nOpenBLAS kernels: %s\n", HT_VERSION, HT_GIT_COMMIT, ht::blas_core());
+    const char* timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
+    std::printf("hypertrain %s (commit %s)\nOpenBLAS kernels: %s (OPENBLAS_THREAD_TIMEOUT=%s)\n", HT_VERSION, HT_GIT_COMMIT,
+                ht::blas_core(), timeout ? timeout : "unset");
     return 0;
   }
   try {

@@ -24,24 +24,30 @@ void gemm(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K, doub
 
 const char* blas_core() { return openblas_get_corename(); }
 
-bool should_select_avx512_blas(const char* openblas_coretype, const char* hypertrain_blas_core, const char* loaded_core,
-                               bool cpu_has_avx512) {
-  if (openblas_coretype != nullptr) return false;  // the user's choice, or our own re-exec
-  if (hypertrain_blas_core != nullptr && std::strcmp(hypertrain_blas_core, "keep") == 0) return false;
-  if (loaded_core == nullptr || (std::strcmp(loaded_core, "Haswell") != 0 && std::strcmp(loaded_core, "Zen") != 0)) return false;
-  return cpu_has_avx512;
+BlasEnvironment plan_blas_environment(const char* env_coretype, const char* env_thread_timeout, const char* env_keep,
+                                      const char* loaded_core, bool cpu_has_avx512) {
+  BlasEnvironment plan;
+  if (env_keep != nullptr && std::strcmp(env_keep, "keep") == 0) return plan;
+  const bool avx2_set = loaded_core != nullptr && (std::strcmp(loaded_core, "Haswell") == 0 || std::strcmp(loaded_core, "Zen") == 0);
+  if (env_coretype == nullptr && avx2_set && cpu_has_avx512) plan.coretype = "SkylakeX";
+  if (env_thread_timeout == nullptr) plan.thread_timeout = "20";
+  return plan;
 }
 
-void select_blas_core(char** argv) {
+void select_blas_environment(char** argv) {
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                       __builtin_cpu_supports("avx512vl");
-  if (!should_select_avx512_blas(std::getenv("OPENBLAS_CORETYPE"), std::getenv("HYPERTRAIN_BLAS_CORE"), blas_core(), avx512))
-    return;
-  if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) != 0) return;
+  const BlasEnvironment plan = plan_blas_environment(std::getenv("OPENBLAS_CORETYPE"), std::getenv("OPENBLAS_THREAD_TIMEOUT"),
+                                                     std::getenv("HYPERTRAIN_BLAS_ENV"), blas_core(), avx512);
+  if (!plan.any()) return;
+  if (plan.coretype != nullptr && setenv("OPENBLAS_CORETYPE", plan.coretype, 1) != 0) return;
+  if (plan.thread_timeout != nullptr && setenv("OPENBLAS_THREAD_TIMEOUT", plan.thread_timeout, 1) != 0) return;
   execv("/proc/self/exe", argv);
-  unsetenv("OPENBLAS_CORETYPE");  // exec failed: carry on with the kernels already loaded
+  // exec failed: carry on with the library as loaded, and leave the environment as it was
+  if (plan.coretype != nullptr) unsetenv("OPENBLAS_CORETYPE");
+  if (plan.thread_timeout != nullptr) unsetenv("OPENBLAS_THREAD_TIMEOUT");
 }
 
 }  // namespace ht

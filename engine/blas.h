@@ -19,18 +19,33 @@ void gemm_dense(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K
 // The OpenBLAS kernel set in use ("Haswell", "SkylakeX", ...).
 const char* blas_core();
 
-// OpenBLAS picks its kernels when the library loads, from a table of the CPUs it knows. Debian's
-// 0.3.21 takes AMD family 25 (Zen 3 and Zen 4) for "Zen" and runs its AVX2 kernels, though a Zen 4
-// has AVX-512; family 26 (Zen 5) it does give AVX-512 ones (Cooperlake, seen 2026-12-01).
-// The AVX2 set halves sgemm on an AVX-512 CPU: 207 against 382 GFLOP/s, 2 threads, Zen 5 (EPYC
-// family 26 model 2) with OPENBLAS_CORETYPE=Haswell and SkylakeX, 2026-12-01. When the loaded set
-// is Haswell or Zen, the CPU and OS have AVX-512 F/CD/BW/DQ/VL (what the SkylakeX kernels use) and
-// OPENBLAS_CORETYPE is unset, this re-executes the program with OPENBLAS_CORETYPE=SkylakeX; it
-// returns (doing nothing) otherwise or when exec fails. Call it first thing in main, before any
-// thread or MPI starts. HYPERTRAIN_BLAS_CORE=keep turns it off.
-void select_blas_core(char** argv);
-// The decision above, apart from the CPU and the environment (nullptr = variable unset).
-bool should_select_avx512_blas(const char* openblas_coretype, const char* hypertrain_blas_core, const char* loaded_core,
-                               bool cpu_has_avx512);
+// OpenBLAS reads its environment once, when the library loads, so two settings that matter here
+// can only be made by re-executing the program with them set:
+// - Kernels. Debian's 0.3.21 takes AMD family 25 (Zen 3 and Zen 4) for "Zen" and runs its AVX2
+//   kernels, though a Zen 4 has AVX-512 (family 26, Zen 5, it does give AVX-512 ones: Cooperlake,
+//   seen 2026-12-01). The AVX2 set halves sgemm on an AVX-512 CPU: 207 against 382 GFLOP/s, 2
+//   threads, Zen 5 (EPYC family 26 model 2) with OPENBLAS_CORETYPE=Haswell and SkylakeX. When the
+//   loaded set is Haswell or Zen, the CPU and OS have AVX-512 F/CD/BW/DQ/VL (what the SkylakeX
+//   kernels use) and OPENBLAS_CORETYPE is unset, we set it to SkylakeX.
+// - Spinning. After each multi-threaded call OpenBLAS's workers spin (sched_yield) for 2^28 cycles,
+//   about 80 ms, before sleeping: through the fused LSTM's step loop, where oneTBB's worker needs
+//   the second core. With OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, about 0.3 ms) the LSTM B32 H1000
+//   training step went from 318 and 321 ms to 240-286 ms (timeouts 4, 18 and 22, two alternated
+//   rounds, same Zen 5); the engine MLP did not move. We set it when it is unset.
+// select_blas_environment makes those settings the user has not made and re-executes the program
+// (/proc/self/exe, same argv) once; it returns, doing nothing, when there is nothing to set, when
+// HYPERTRAIN_BLAS_ENV=keep, or when exec fails. Call it first thing in main, before any thread or
+// MPI starts.
+void select_blas_environment(char** argv);
+
+// What select_blas_environment would set (nullptr: leave it), from the environment (nullptr =
+// unset), the kernel set OpenBLAS loaded, and whether the CPU has AVX-512 F/CD/BW/DQ/VL.
+struct BlasEnvironment {
+  const char* coretype = nullptr;        // OPENBLAS_CORETYPE
+  const char* thread_timeout = nullptr;  // OPENBLAS_THREAD_TIMEOUT
+  bool any() const { return coretype != nullptr || thread_timeout != nullptr; }
+};
+BlasEnvironment plan_blas_environment(const char* env_coretype, const char* env_thread_timeout, const char* env_keep,
+                                      const char* loaded_core, bool cpu_has_avx512);
 
 }  // namespace ht

@@ -55,22 +55,34 @@ TEST_CASE("a PackedMatrix is repacked in place for a new weight and refuses an e
   CHECK_THROWS_WITH(packed_gemm(1, a.data(), 2, p, 0.5f, c.data(), 3), doctest::Contains("beta must be 0 or 1"));
 }
 
-TEST_CASE("OpenBLAS's AVX-512 kernels are chosen where it loaded its AVX2 ones on an AVX-512 CPU, and only there") {
-  CHECK(should_select_avx512_blas(nullptr, nullptr, "Haswell", true));
-  CHECK(should_select_avx512_blas(nullptr, nullptr, "Zen", true));  // 0.3.21 on a Zen 4
-  CHECK(should_select_avx512_blas(nullptr, "", "Zen", true));
-  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, "Haswell", false));    // no AVX-512
-  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, "SkylakeX", true));    // already wide
-  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, "Cooperlake", true));
-  CHECK_FALSE(should_select_avx512_blas("Haswell", nullptr, "Haswell", true));   // the user's choice
-  CHECK_FALSE(should_select_avx512_blas("SkylakeX", nullptr, "Haswell", true));  // our re-exec, if it failed
-  CHECK_FALSE(should_select_avx512_blas(nullptr, "keep", "Haswell", true));
-  CHECK_FALSE(should_select_avx512_blas(nullptr, nullptr, nullptr, true));
+TEST_CASE("the OpenBLAS environment: AVX-512 kernels where it loaded AVX2 ones on an AVX-512 CPU, a short spin, the user's settings kept") {
+  auto core = [](const char* env_core, const char* env_keep, const char* loaded, bool avx512) {
+    const char* c = plan_blas_environment(env_core, "28", env_keep, loaded, avx512).coretype;
+    return std::string(c ? c : "-");
+  };
+  CHECK(core(nullptr, nullptr, "Haswell", true) == "SkylakeX");
+  CHECK(core(nullptr, nullptr, "Zen", true) == "SkylakeX");  // 0.3.21 on a Zen 4
+  CHECK(core(nullptr, "", "Zen", true) == "SkylakeX");
+  CHECK(core(nullptr, nullptr, "Haswell", false) == "-");    // no AVX-512
+  CHECK(core(nullptr, nullptr, "SkylakeX", true) == "-");    // already wide
+  CHECK(core(nullptr, nullptr, "Cooperlake", true) == "-");
+  CHECK(core("Haswell", nullptr, "Haswell", true) == "-");   // the user's choice
+  CHECK(core("SkylakeX", nullptr, "Haswell", true) == "-");  // our re-exec, if it did not take
+  CHECK(core(nullptr, "keep", "Haswell", true) == "-");
+  CHECK(core(nullptr, nullptr, nullptr, true) == "-");
+  // The spin: set when unset, unless the user keeps OpenBLAS's own environment.
+  BlasEnvironment unset = plan_blas_environment("Haswell", nullptr, nullptr, "Haswell", true);
+  REQUIRE(unset.thread_timeout != nullptr);
+  CHECK(std::string(unset.thread_timeout) == "20");
+  CHECK(unset.any());
+  CHECK(plan_blas_environment("Haswell", "28", nullptr, "Haswell", true).thread_timeout == nullptr);
+  CHECK_FALSE(plan_blas_environment("Haswell", "28", nullptr, "Haswell", true).any());  // nothing to do: no re-exec
+  CHECK_FALSE(plan_blas_environment(nullptr, nullptr, "keep", "Zen", true).any());
 }
 
-TEST_CASE("hypertrain --version names the OpenBLAS kernels, AVX-512 ones on an AVX-512 CPU unless the user chose") {
+TEST_CASE("hypertrain --version names the OpenBLAS kernels and spin it runs with: ours where the user set none") {
   const std::string bin = (std::filesystem::canonical("/proc/self/exe").parent_path() / "hypertrain").string();
-  auto version = [&](const std::string& env) {
+  auto version = [&](const std::string& env, bool whole = false) {
     std::string out;
     std::FILE* p = ::popen((env + " " + bin + " --version").c_str(), "r");
     REQUIRE(p != nullptr);
@@ -79,10 +91,16 @@ TEST_CASE("hypertrain --version names the OpenBLAS kernels, AVX-512 ones on an A
     CHECK(::pclose(p) == 0);
     const auto at = out.find("OpenBLAS kernels: ");
     REQUIRE(at != std::string::npos);
-    return out.substr(at + 18, out.find('\n', at) - at - 18);
+    const std::string rest = out.substr(at + 18);
+    if (whole) return rest;
+    return rest.substr(0, rest.find_first_of(" \n"));
   };
   CHECK(version("env OPENBLAS_CORETYPE=Haswell") == "Haswell");
-  const std::string chosen = version("env -u OPENBLAS_CORETYPE -u HYPERTRAIN_BLAS_CORE");
+  // The re-execution itself, on any CPU: the spin setting reaches the new process.
+  CHECK(version("env -u OPENBLAS_THREAD_TIMEOUT -u HYPERTRAIN_BLAS_ENV", true).find("(OPENBLAS_THREAD_TIMEOUT=20)") != std::string::npos);
+  CHECK(version("env -u OPENBLAS_THREAD_TIMEOUT HYPERTRAIN_BLAS_ENV=keep", true).find("(OPENBLAS_THREAD_TIMEOUT=unset)") != std::string::npos);
+  CHECK(version("env -u HYPERTRAIN_BLAS_ENV OPENBLAS_THREAD_TIMEOUT=26", true).find("(OPENBLAS_THREAD_TIMEOUT=26)") != std::string::npos);
+  const std::string chosen = version("env -u OPENBLAS_CORETYPE -u HYPERTRAIN_BLAS_ENV");
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
