@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
 #include "engine/params.h"
@@ -90,6 +92,51 @@ TEST_CASE("matmul gradients against central differences, every transpose, odd sh
                   {test::random_tensor({2, 3, 4}, rng), test::random_tensor({2, 5, 4}, rng)});
   check_gradients("batched matmul, shared B", [](Tape& t, const std::vector<Var>& v) { return matmul(t, v[0], v[1]); },
                   {test::random_tensor({3, 2, 4}, rng), test::random_tensor({4, 5}, rng)});
+}
+
+TEST_CASE("linear against central differences: one node for a 2-D x, matmul + bias_add for a 3-D x") {
+  Rng rng(11);
+  check_gradients("linear 2-D", [](Tape& t, const std::vector<Var>& v) { return linear(t, v[0], v[1], v[2]); },
+                  {test::random_tensor({3, 5}, rng), test::random_tensor({5, 7}, rng), test::random_tensor({7}, rng)});
+  check_gradients("linear 3-D", [](Tape& t, const std::vector<Var>& v) { return linear(t, v[0], v[1], v[2]); },
+                  {test::random_tensor({2, 3, 4}, rng), test::random_tensor({4, 6}, rng), test::random_tensor({6}, rng)});
+  // x used twice: its gradient is the sum of both uses, whichever writes first.
+  check_gradients("linear, x shared", [](Tape& t, const std::vector<Var>& v) { return add(t, linear(t, v[0], v[1], v[2]), mul(t, v[0], v[0])); },
+                  {test::random_tensor({3, 4}, rng), test::random_tensor({4, 4}, rng), test::random_tensor({4}, rng)});
+}
+
+TEST_CASE("linear gives matmul + bias_add's gradients bit for bit and its values to rounding (float)") {
+  Rng rng(12);
+  for (const Shape& xs : {Shape{37, 29}, Shape{300, 1000}}) {
+    Tensor X = test::random_tensor(xs, rng).to(DType::F32), W = test::random_tensor({xs.back(), 45}, rng).to(DType::F32),
+           Bv = test::random_tensor({45}, rng).to(DType::F32);
+    Shape ys = xs;
+    ys.d[xs.nd - 1] = 45;
+    Tensor R = test::random_tensor(ys, rng).to(DType::F32);
+    auto run = [&](bool fused) {
+      Tape t;
+      Tensor gw = Tensor::zeros(W.shape(), DType::F32), gb = Tensor::zeros(Bv.shape(), DType::F32);  // as a ParamStore's
+      Var x = t.input(X, true), w = t.param(W, gw), b = t.param(Bv, gb);
+      Var y = fused ? linear(t, x, w, b) : bias_add(t, matmul(t, x, w), b);
+      Tensor out = y.value().clone();
+      t.backward(y, R);
+      return std::vector<Tensor>{out, x.grad().clone(), gw, gb};
+    };
+    const auto a = run(true), e = run(false);
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      INFO("x " << xs.str() << ", tensor " << k << " (y, dx, dW, db)");
+      REQUIRE(a[k].shape() == e[k].shape());
+      if (k > 0) CHECK(std::memcmp(a[k].raw(), e[k].raw(), a[k].nbytes()) == 0);
+      else test::check_close("linear y", a[k].to(DType::F64), e[k].to(DType::F64), 1e-5, 1e-5);  // b joins a blocked K's sum earlier
+    }
+  }
+}
+
+TEST_CASE("linear names the shapes that do not fit") {
+  Tape t;
+  Var x = t.input(Tensor::zeros({2, 3})), w = t.input(Tensor::zeros({4, 5})), w3 = t.input(Tensor::zeros({3, 5}));
+  CHECK_THROWS_WITH_AS(linear(t, x, w, t.input(Tensor::zeros({5}))), doctest::Contains("[4, 5]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(linear(t, x, w3, t.input(Tensor::zeros({4}))), doctest::Contains("bias [4]"), std::invalid_argument);
 }
 
 TEST_CASE("matmul names both shapes when they do not fit") {

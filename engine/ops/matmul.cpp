@@ -1,6 +1,12 @@
 #include "engine/ops/matmul.h"
 
+#include <algorithm>
+#include <cstring>
+#include <string>
+
 #include "engine/blas.h"
+#include "engine/ops/broadcast.h"
+#include "engine/parallel.h"
 #include "engine/ops/elementwise.h"
 
 namespace ht {
@@ -71,9 +77,54 @@ Var matmul(Tape& t, const Var& a, const Var& b, bool ta, bool tb) {
   });
 }
 
+// One node for x W + b when x is [rows, In] and W is 2-D:
+// the bias rows are written into y first and the GEMM adds x W to them (beta 1), and the backward
+// reads dy in place, where matmul + bias_add made two more passes over y forward (OpenBLAS's
+// zeroing for beta 0, then y + b into a new tensor) and copied dy backward. The gradients are
+// matmul + bias_add's bit for bit (the same GEMMs on the same dy; db through the same column sums).
+// y may differ in the last bits: where OpenBLAS splits a long K into blocks, b now joins the sum
+// after the first block rather than after the last.
 Var linear(Tape& t, const Var& x, const Var& w, const Var& b) {
-  Var y = matmul(t, x, w);
-  return b.valid() ? bias_add(t, y, b) : y;
+  if (!b.valid()) return matmul(t, x, w);
+  const Shape xs = x.shape(), ws = w.shape();
+  // A 3-D x keeps matmul's product per batch entry (one GEMM over all rows would round differently
+  // from the results already measured with it).
+  if (xs.nd != 2 || ws.nd != 2) return bias_add(t, matmul(t, x, w), b);
+  check_same_dtype("linear", x, w);
+  check_same_dtype("linear", x, b);
+  const i64 K = xs.back(), N = ws[1];
+  if (ws[0] != K) shape_error("linear", "x " + xs.str() + " times W " + ws.str() + ": inner dimensions differ");
+  if (b.shape().nd != 1 || b.shape()[0] != N)
+    shape_error("linear", "bias " + b.shape().str() + " does not match W " + ws.str() + "'s " + std::to_string(N) + " outputs");
+  const i64 rows = xs.rows();
+  const Shape ys{rows, N};
+  Tensor X = x.value(), W = w.value(), Bv = b.value();
+  Tensor Y = t.alloc(ys, X.dtype());
+  dispatch_float(X.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* y = Y.data<T>();
+    const T* bias = Bv.data<T>();
+    parallel_for(rows, std::max<i64>(1, kElementGrain / std::max<i64>(1, N)), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; ++r) std::memcpy(y + r * N, bias, std::size_t(N) * sizeof(T));
+    });
+    gemm_dense<T>(false, false, rows, N, K, T(1), X.data<T>(), W.data<T>(), T(1), y);
+  });
+  return t.record("linear", Y, {x, w, b}, [x, w, b, rows, K, N, X, W](const Tensor& dY) {
+    dispatch_float(X.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* dy = dY.data<T>();
+      bool assign = false;
+      if (x.needs_grad()) {  // dx = dy W^T
+        T* dx = x.grad_for_write(&assign).template data<T>();
+        gemm_dense<T>(false, true, rows, K, N, T(1), dy, W.data<T>(), assign ? T(0) : T(1), dx);
+      }
+      if (w.needs_grad()) {  // dW = x^T dy
+        T* dw = w.grad_for_write(&assign).template data<T>();
+        gemm_dense<T>(true, false, K, N, rows, T(1), X.data<T>(), dy, assign ? T(0) : T(1), dw);
+      }
+      if (b.needs_grad()) sum_to_add<T>(b.grad().template data<T>(), Shape{N}, dy, nullptr, Shape{rows, N}, T(1));
+    });
+  });
 }
 
 }  // namespace ht
