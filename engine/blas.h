@@ -29,9 +29,9 @@ const char* blas_core();
 //   kernels use) and OPENBLAS_CORETYPE is unset, we set it to SkylakeX.
 // - Spinning. After each multi-threaded call OpenBLAS's workers spin (sched_yield) for 2^28 cycles,
 //   about 80 ms, before sleeping: through the fused LSTM's step loop, where oneTBB's worker needs
-//   the second core. With OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, about 0.3 ms) the LSTM B32 H1000
-//   training step went from 318 and 321 ms to 240-286 ms (timeouts 4, 18 and 22, two alternated
-//   rounds, same Zen 5); the engine MLP did not move. We set it when it is unset.
+//   the second core. Timeouts of 4, 18 and 22 took the LSTM B32 H1000 training step from 318 and
+//   321 ms to 240-286 ms (two alternated rounds, same Zen 5), and 20 (2^20 cycles, about 0.3 ms)
+//   from 317 and 298 to 263 and 254; the engine MLP did not move. We set 20 when it is unset.
 // select_blas_environment makes those settings the user has not made and re-executes the program
 // (/proc/self/exe, same argv) once; it returns, doing nothing, when there is nothing to set, when
 // HYPERTRAIN_BLAS_ENV=keep, or when exec fails. Call it first thing in main, before any thread or
