@@ -29,6 +29,7 @@ nlohmann::json machine_info(int threads) {
   const std::string isa = has("avx512f") ? "AVX-512" : has("avx2") && has("fma") ? "AVX2+FMA" : has("avx") ? "AVX" : "SSE";
   std::string cpu = name;
   if (!family.empty()) cpu += " (family " + family + " model " + model + ", " + isa + ")";
+  const char* timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return {{"cpu", cpu},
@@ -40,7 +41,7 @@ nlohmann::json machine_info(int threads) {
           {"threads", threads},
           {"blas", openblas_get_config()},
           {"blas_core", openblas_get_corename()},
-          {"blas_thread_timeout", std::getenv("OPENBLAS_THREAD_TIMEOUT") ? std::getenv("OPENBLAS_THREAD_TIMEOUT") : "unset"},
+          {"blas_thread_timeout", timeout ? timeout : "unset"},
           {"host", host},
           {"date", now_utc()}};
 }

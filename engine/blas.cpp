@@ -34,13 +34,15 @@ BlasEnvironment plan_blas_environment(const char* env_coretype, const char* env_
   return plan;
 }
 
-void select_blas_environment(char** argv) {
+bool cpu_has_avx512_kernels() {
   __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512vl");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
+void select_blas_environment(char** argv) {
   const BlasEnvironment plan = plan_blas_environment(std::getenv("OPENBLAS_CORETYPE"), std::getenv("OPENBLAS_THREAD_TIMEOUT"),
-                                                     std::getenv("HYPERTRAIN_BLAS_ENV"), blas_core(), avx512);
+                                                     std::getenv("HYPERTRAIN_BLAS_ENV"), blas_core(), cpu_has_avx512_kernels());
   if (!plan.any()) return;
   if (plan.coretype != nullptr && setenv("OPENBLAS_CORETYPE", plan.coretype, 1) != 0) return;
   if (plan.thread_timeout != nullptr && setenv("OPENBLAS_THREAD_TIMEOUT", plan.thread_timeout, 1) != 0) return;

@@ -45,6 +45,8 @@ struct BlasEnvironment {
   const char* thread_timeout = nullptr;  // OPENBLAS_THREAD_TIMEOUT
   bool any() const { return coretype != nullptr || thread_timeout != nullptr; }
 };
+// Whether this CPU and OS run what OpenBLAS's SkylakeX kernels use: AVX-512 F, CD, BW, DQ and VL.
+bool cpu_has_avx512_kernels();
 BlasEnvironment plan_blas_environment(const char* env_coretype, const char* env_thread_timeout, const char* env_keep,
                                       const char* loaded_core, bool cpu_has_avx512);
 

@@ -1,6 +1,8 @@
 #include "engine/optim.h"
 
+#if defined(__SSE__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>

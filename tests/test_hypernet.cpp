@@ -129,7 +129,7 @@ TEST_CASE("Eq. 3 tiling: block (i, j) lands at input channels i*N_in.., output c
   Tape t;
   Var kernel = layer.kernel(t, ps);
   REQUIRE(kernel.shape() == Shape{O, C, f, f});
-  CHECK(count_nodes(t, "matmul") + count_nodes(t, "linear") == 2);  // the GEMM-bearing nodes  // every block in one pair of GEMMs
+  CHECK(count_nodes(t, "matmul") + count_nodes(t, "linear") == 2);  // every block in one pair of GEMMs (matmul or linear nodes)
   CHECK(count_nodes(t, "gather_flat") == 1);
   std::vector<Tensor> blocks;
   for (i64 b = 0; b < 6; ++b) blocks.push_back(hyper.generate(t, ps, t.input(z.rows(b, b + 1))).value());

@@ -4,12 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <string>
 
 #include "engine/blas.h"
 #include "engine/packed_gemm.h"
 #include "tests/check.h"
+#include "tests/faults.h"
 
 using namespace ht;
 
@@ -81,7 +81,7 @@ TEST_CASE("the OpenBLAS environment: AVX-512 kernels where it loaded AVX2 ones o
 }
 
 TEST_CASE("hypertrain --version names the OpenBLAS kernels and spin it runs with: ours where the user set none") {
-  const std::string bin = (std::filesystem::canonical("/proc/self/exe").parent_path() / "hypertrain").string();
+  const std::string bin = test::hypertrain_binary();
   auto version = [&](const std::string& env, bool whole = false) {
     std::string out;
     std::FILE* p = ::popen((env + " " + bin + " --version").c_str(), "r");
@@ -101,10 +101,7 @@ TEST_CASE("hypertrain --version names the OpenBLAS kernels and spin it runs with
   CHECK(version("env -u OPENBLAS_THREAD_TIMEOUT HYPERTRAIN_BLAS_ENV=keep", true).find("(OPENBLAS_THREAD_TIMEOUT=unset)") != std::string::npos);
   CHECK(version("env -u HYPERTRAIN_BLAS_ENV OPENBLAS_THREAD_TIMEOUT=26", true).find("(OPENBLAS_THREAD_TIMEOUT=26)") != std::string::npos);
   const std::string chosen = version("env -u OPENBLAS_CORETYPE -u HYPERTRAIN_BLAS_ENV");
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512vl");
+  const bool avx512 = cpu_has_avx512_kernels();
   MESSAGE("OpenBLAS kernels with OPENBLAS_CORETYPE unset: " << chosen << " (CPU AVX-512: " << avx512 << ")");
   if (avx512) CHECK((chosen != "Haswell" && chosen != "Zen"));
 }

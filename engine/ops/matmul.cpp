@@ -92,11 +92,11 @@ Var linear(Tape& t, const Var& x, const Var& w, const Var& b) {
   if (xs.nd != 2 || ws.nd != 2) return bias_add(t, matmul(t, x, w), b);
   check_same_dtype("linear", x, w);
   check_same_dtype("linear", x, b);
-  const i64 K = xs.back(), N = ws[1];
-  if (ws[0] != K) shape_error("linear", "x " + xs.str() + " times W " + ws.str() + ": inner dimensions differ");
+  const MatDims d = matmul_dims(xs, ws, false, false);  // names both shapes when they do not fit
+  const i64 K = d.K, N = d.N;
   if (b.shape().nd != 1 || b.shape()[0] != N)
     shape_error("linear", "bias " + b.shape().str() + " does not match W " + ws.str() + "'s " + std::to_string(N) + " outputs");
-  const i64 rows = xs.rows();
+  const i64 rows = d.M;
   const Shape ys{rows, N};
   Tensor X = x.value(), W = w.value(), Bv = b.value();
   Tensor Y = t.alloc(ys, X.dtype());
